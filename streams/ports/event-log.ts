@@ -1,0 +1,96 @@
+import type { Observable } from 'rxjs';
+
+/**
+ * The event-log port: topics split into partitions, records addressed by offset.
+ * Kafka and the in-process log both implement it, so the pipeline cannot tell them apart:
+ * per-key ordering (same key → same partition), replay from any offset, committed offsets per group.
+ */
+
+export type Headers = Readonly<Record<string, string>>;
+
+/** A record as read from the log, with its position. */
+export interface SourceRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: string | null;
+  readonly value: Uint8Array;
+  /** Broker/log append time in ms since the epoch. */
+  readonly timestamp: number;
+  readonly headers: Headers;
+}
+
+/** A record to append; the log assigns partition (from the key) and offset. */
+export interface OutgoingRecord {
+  readonly topic: string;
+  readonly key: string | null;
+  readonly value: Uint8Array | null;
+  readonly headers?: Headers;
+  /** Explicit partition; when absent the key decides (murmur2, as Kafka's default partitioner). */
+  readonly partition?: number;
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** The next offset to read for a partition (Kafka's committed-offset convention). */
+export interface TopicPartitionOffset extends TopicPartition {
+  readonly offset: number;
+}
+
+/**
+ * Records fetched together from one partition. The source fetches no further batch from that
+ * partition until `release()` is called, which is how a slow pipeline slows the source
+ * (backpressure) instead of buffering without bound.
+ */
+export interface SourceBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly SourceRecord[];
+  /** How far behind the end of the partition this batch's last record is (records). */
+  readonly lag: number;
+  release(): void;
+}
+
+export interface TopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+  /** `compact` keeps the latest record per key (changelogs); `delete` keeps by retention. */
+  readonly cleanupPolicy?: 'delete' | 'compact';
+}
+
+/** Consumer side: a group's view of some topics. */
+export interface EventSource {
+  /**
+   * Batches from every assigned partition, in offset order within each partition.
+   * Completes when the source is bounded and drained (the in-process log with `follow: false`)
+   * or after `close()`.
+   */
+  batches(): Observable<SourceBatch>;
+  close(): Promise<void>;
+}
+
+/**
+ * One atomic unit of output: records to append plus the input offsets they account for.
+ * Kafka implements it as a transaction (produce + sendOffsets), the in-process log as one
+ * synchronous append + commit, so a crash never separates an output from its input's commit.
+ */
+export interface CommitUnit {
+  readonly records: readonly OutgoingRecord[];
+  readonly offsets: readonly TopicPartitionOffset[];
+  readonly groupId: string;
+}
+
+export interface EventSink {
+  commit(unit: CommitUnit): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Reading a topic from an offset without a group, e.g. to restore a state store from its changelog. */
+export interface LogReader {
+  /** All records of a partition from `fromOffset` to the current end, in order. */
+  readRange(topic: string, partition: number, fromOffset: number): AsyncIterable<readonly SourceRecord[]>;
+  partitionsOf(topic: string): Promise<number>;
+}
