@@ -1,0 +1,425 @@
+/**
+ * The in-process vector store behind embedded mode: exact k-NN by scanning every point. At the
+ * catalogue sizes embedded mode serves (up to ~10^5 items) a tight scan over one contiguous
+ * Float32Array beats an approximate index on both latency and recall, and its results are exact,
+ * which makes it the reference the Qdrant adapter is checked against.
+ */
+
+import { EddyError } from '../../errors.js';
+import type {
+  CollectionSpec,
+  Distance,
+  FieldMatch,
+  Payload,
+  Point,
+  ScoredPoint,
+  VectorFilter,
+  VectorQuery,
+  VectorStore,
+} from '../../ports/vector-store.js';
+
+const INITIAL_CAPACITY = 64;
+const NO_CONDITIONS: readonly FieldMatch[] = [];
+
+class Collection {
+  /** Slot `s` holds its vector at `vectors[s * dimension ..]`; slots `0..size-1` are all live. */
+  vectors: Float32Array;
+  readonly ids: string[] = [];
+  readonly payloads: Payload[] = [];
+  readonly slots = new Map<string, number>();
+  /** Per-slot exclusion marks, set and cleared around each query, so excluded ids cost no lookup per point. */
+  excluded: Uint8Array;
+  /** Per-slot scores of the current query: scoring all slots first keeps the scoring loop branch-free. */
+  scores: Float64Array;
+  /** Query scratch, reused because a query never yields between filling and reading them. */
+  readonly query: Float32Array;
+  heapSlots = new Int32Array(16);
+  heapScores = new Float64Array(16);
+
+  constructor(
+    readonly name: string,
+    readonly dimension: number,
+    readonly distance: Distance,
+  ) {
+    this.vectors = new Float32Array(INITIAL_CAPACITY * dimension);
+    this.excluded = new Uint8Array(INITIAL_CAPACITY);
+    this.scores = new Float64Array(INITIAL_CAPACITY);
+    this.query = new Float32Array(dimension);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  reserve(size: number): void {
+    const capacity = this.excluded.length;
+    if (size <= capacity) return;
+    const next = Math.max(size, capacity * 2);
+    const vectors = new Float32Array(next * this.dimension);
+    vectors.set(this.vectors.subarray(0, this.size * this.dimension));
+    this.vectors = vectors;
+    this.excluded = new Uint8Array(next);
+    this.scores = new Float64Array(next);
+  }
+}
+
+export class ExactVectorIndex implements VectorStore {
+  private readonly collections = new Map<string, Collection>();
+  private closed = false;
+
+  async ensureCollection(spec: CollectionSpec): Promise<void> {
+    this.checkOpen();
+    if (typeof spec.name !== 'string' || spec.name === '') {
+      throw new EddyError(`collection name must be a non-empty string, got ${JSON.stringify(spec.name)}`);
+    }
+    if (!Number.isInteger(spec.dimension) || spec.dimension < 1) {
+      throw new EddyError(
+        `collection ${spec.name}: dimension must be a positive integer, got ${spec.dimension}`,
+      );
+    }
+    if (spec.distance !== 'cosine' && spec.distance !== 'dot' && spec.distance !== 'euclid') {
+      throw new EddyError(
+        `collection ${spec.name}: distance must be 'cosine', 'dot' or 'euclid', got ${String(spec.distance)}`,
+      );
+    }
+    const existing = this.collections.get(spec.name);
+    if (existing === undefined) {
+      this.collections.set(spec.name, new Collection(spec.name, spec.dimension, spec.distance));
+      return;
+    }
+    if (existing.dimension !== spec.dimension || existing.distance !== spec.distance) {
+      throw new EddyError(
+        `collection ${spec.name} already exists with dimension ${existing.dimension} and distance ` +
+          `${existing.distance}; cannot ensure it with dimension ${spec.dimension} and distance ${spec.distance}`,
+      );
+    }
+  }
+
+  /** Inserts or replaces points, all or none (every point is validated first). Payloads are kept as given. */
+  async upsert(collection: string, points: readonly Point[]): Promise<void> {
+    const c = this.collection(collection);
+    for (const point of points) {
+      if (typeof point.id !== 'string') {
+        throw new EddyError(`collection ${c.name}: point id must be a string, got ${typeof point.id}`);
+      }
+      checkVector(c, point.vector, `point ${point.id}`);
+    }
+    c.reserve(c.size + points.length);
+    const dimension = c.dimension;
+    const vectors = c.vectors;
+    for (const point of points) {
+      let slot = c.slots.get(point.id);
+      if (slot === undefined) {
+        slot = c.size;
+        c.slots.set(point.id, slot);
+        c.ids.push(point.id);
+        c.payloads.push(point.payload);
+      } else {
+        c.payloads[slot] = point.payload;
+      }
+      const base = slot * dimension;
+      const vector = point.vector;
+      if (c.distance === 'cosine') {
+        // Stored unit-length (as Qdrant does) so a cosine query is a plain dot product; a zero vector
+        // stays zero and scores 0 against everything rather than NaN.
+        const norm = l2(vector);
+        for (let j = 0; j < dimension; j++) vectors[base + j] = norm > 0 ? vector[j]! / norm : 0;
+      } else {
+        vectors.set(vector, base);
+      }
+    }
+  }
+
+  async delete(collection: string, ids: readonly string[]): Promise<void> {
+    const c = this.collection(collection);
+    const dimension = c.dimension;
+    for (const id of ids) {
+      const slot = c.slots.get(id);
+      if (slot === undefined) continue;
+      // Swap-remove keeps live slots contiguous, so the scan never has to skip holes.
+      const last = c.size - 1;
+      if (slot !== last) {
+        const moved = c.ids[last]!;
+        c.vectors.copyWithin(slot * dimension, last * dimension, (last + 1) * dimension);
+        c.ids[slot] = moved;
+        c.payloads[slot] = c.payloads[last]!;
+        c.slots.set(moved, slot);
+      }
+      c.ids.pop();
+      c.payloads.pop();
+      c.slots.delete(id);
+    }
+  }
+
+  async queryBatch(collection: string, queries: readonly VectorQuery[]): Promise<ScoredPoint[][]> {
+    const c = this.collection(collection);
+    const results: ScoredPoint[][] = new Array(queries.length);
+    for (let i = 0; i < queries.length; i++) results[i] = search(c, queries[i]!);
+    return results;
+  }
+
+  async count(collection: string): Promise<number> {
+    return this.collection(collection).size;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.collections.clear();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new EddyError('ExactVectorIndex is closed');
+  }
+
+  private collection(name: string): Collection {
+    this.checkOpen();
+    const c = this.collections.get(name);
+    if (c === undefined) throw new EddyError(`unknown collection ${name}: call ensureCollection first`);
+    return c;
+  }
+}
+
+function checkVector(c: Collection, vector: Float32Array, what: string): void {
+  if (!(vector instanceof Float32Array)) {
+    throw new EddyError(`collection ${c.name}: ${what} vector must be a Float32Array`);
+  }
+  if (vector.length !== c.dimension) {
+    throw new EddyError(
+      `collection ${c.name} has dimension ${c.dimension}, but ${what} has a vector of dimension ${vector.length}`,
+    );
+  }
+  for (let j = 0; j < vector.length; j++) {
+    if (!Number.isFinite(vector[j]!)) {
+      throw new EddyError(`collection ${c.name}: ${what} vector has a non-finite component at index ${j}`);
+    }
+  }
+}
+
+function l2(vector: Float32Array): number {
+  let sum = 0;
+  for (let j = 0; j < vector.length; j++) sum += vector[j]! * vector[j]!;
+  return Math.sqrt(sum);
+}
+
+function search(c: Collection, query: VectorQuery): ScoredPoint[] {
+  checkVector(c, query.vector, 'query');
+  if (!Number.isInteger(query.limit) || query.limit < 0) {
+    throw new EddyError(
+      `collection ${c.name}: query limit must be a non-negative integer, got ${query.limit}`,
+    );
+  }
+  const size = c.size;
+  const limit = Math.min(query.limit, size);
+  if (limit === 0) return [];
+
+  const dimension = c.dimension;
+  let q = query.vector;
+  if (c.distance === 'cosine') {
+    q = c.query;
+    const norm = l2(query.vector);
+    for (let j = 0; j < dimension; j++) q[j] = norm > 0 ? query.vector[j]! / norm : 0;
+  }
+
+  const filter = query.filter;
+  const excludeIds = filter?.excludeIds;
+  const must = filter?.must ?? NO_CONDITIONS;
+  const mustNot = filter?.mustNot ?? NO_CONDITIONS;
+  const hasConditions = must.length > 0 || mustNot.length > 0;
+  const hasExclusions = markExcluded(c, excludeIds, 1);
+
+  if (c.heapSlots.length < limit) {
+    c.heapSlots = new Int32Array(limit);
+    c.heapScores = new Float64Array(limit);
+  }
+  const heapSlots = c.heapSlots;
+  const heapScores = c.heapScores;
+  const ids = c.ids;
+  const payloads = c.payloads;
+  const vectors = c.vectors;
+  const excluded = c.excluded;
+  const scores = c.scores;
+  if (c.distance === 'euclid') euclidScores(vectors, q, dimension, size, scores);
+  else dotScores(vectors, q, dimension, size, scores);
+
+  let count = 0;
+  try {
+    for (let slot = 0; slot < size; slot++) {
+      if (hasExclusions && excluded[slot] === 1) continue;
+      const score = scores[slot]!;
+      if (count === limit) {
+        const worst = heapScores[0]!;
+        if (score < worst || (score === worst && ids[slot]! > ids[heapSlots[0]!]!)) continue;
+      }
+      // The payload check runs only for points that would enter the top-k, which is rarely most of them.
+      if (hasConditions && !passes(payloads[slot]!, must, mustNot)) continue;
+      if (count < limit) {
+        heapSlots[count] = slot;
+        heapScores[count] = score;
+        siftUp(heapSlots, heapScores, ids, count);
+        count++;
+      } else {
+        heapSlots[0] = slot;
+        heapScores[0] = score;
+        siftDown(heapSlots, heapScores, ids, count);
+      }
+    }
+  } finally {
+    if (hasExclusions) markExcluded(c, excludeIds, 0);
+  }
+
+  // The heap's root is the worst kept point, so popping fills the result from the back.
+  const result: ScoredPoint[] = new Array(count);
+  for (let n = count; n > 0; n--) {
+    result[n - 1] = { id: ids[heapSlots[0]!]!, score: heapScores[0]! };
+    heapSlots[0] = heapSlots[n - 1]!;
+    heapScores[0] = heapScores[n - 1]!;
+    siftDown(heapSlots, heapScores, ids, n - 1);
+  }
+  return result;
+}
+
+/*
+ * The scoring kernels sum in four partial sums (lane j % 4, combined as (s0 + s1) + (s2 + s3), any
+ * components past the last multiple of 4 going to s0): a single running sum is bound by the latency
+ * of each add, four let the CPU overlap them. The order is fixed, so scores are deterministic and a
+ * reference implementation can reproduce them bit for bit.
+ */
+
+function dotScores(
+  vectors: Float32Array,
+  q: Float32Array,
+  dimension: number,
+  size: number,
+  out: Float64Array,
+): void {
+  const unrolled = dimension & ~3;
+  for (let slot = 0, base = 0; slot < size; slot++, base += dimension) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let j = 0;
+    for (let k = base; j < unrolled; j += 4, k += 4) {
+      s0 += q[j]! * vectors[k]!;
+      s1 += q[j + 1]! * vectors[k + 1]!;
+      s2 += q[j + 2]! * vectors[k + 2]!;
+      s3 += q[j + 3]! * vectors[k + 3]!;
+    }
+    for (; j < dimension; j++) s0 += q[j]! * vectors[base + j]!;
+    out[slot] = s0 + s1 + (s2 + s3);
+  }
+}
+
+function euclidScores(
+  vectors: Float32Array,
+  q: Float32Array,
+  dimension: number,
+  size: number,
+  out: Float64Array,
+): void {
+  const unrolled = dimension & ~3;
+  for (let slot = 0, base = 0; slot < size; slot++, base += dimension) {
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let j = 0;
+    for (let k = base; j < unrolled; j += 4, k += 4) {
+      const d0 = q[j]! - vectors[k]!;
+      const d1 = q[j + 1]! - vectors[k + 1]!;
+      const d2 = q[j + 2]! - vectors[k + 2]!;
+      const d3 = q[j + 3]! - vectors[k + 3]!;
+      s0 += d0 * d0;
+      s1 += d1 * d1;
+      s2 += d2 * d2;
+      s3 += d3 * d3;
+    }
+    for (; j < dimension; j++) {
+      const d = q[j]! - vectors[base + j]!;
+      s0 += d * d;
+    }
+    // `0 -` rather than unary minus so a zero distance scores +0, not -0.
+    out[slot] = 0 - Math.sqrt(s0 + s1 + (s2 + s3));
+  }
+}
+
+/** Sets (mark 1) or clears (mark 0) the exclusion flag of every excluded id present; returns whether any was set. */
+function markExcluded(c: Collection, excludeIds: VectorFilter['excludeIds'], mark: 0 | 1): boolean {
+  if (excludeIds === undefined) return false;
+  let any = false;
+  for (const id of excludeIds) {
+    const slot = c.slots.get(id);
+    if (slot === undefined) continue;
+    c.excluded[slot] = mark;
+    any = true;
+  }
+  return any;
+}
+
+function passes(payload: Payload, must: readonly FieldMatch[], mustNot: readonly FieldMatch[]): boolean {
+  for (let i = 0; i < must.length; i++) {
+    const condition = must[i]!;
+    if (!fieldMatches(payload, condition.key, condition.value)) return false;
+  }
+  for (let i = 0; i < mustNot.length; i++) {
+    const condition = mustNot[i]!;
+    if (fieldMatches(payload, condition.key, condition.value)) return false;
+  }
+  return true;
+}
+
+/** Qdrant's `match`: equality, or for an array-valued field, equality with any element. */
+function fieldMatches(payload: Payload, key: string, value: string | number | boolean): boolean {
+  const field = payload[key];
+  if (typeof field === 'object') {
+    for (let i = 0; i < field.length; i++) if (field[i] === value) return true;
+    return false;
+  }
+  return field === value;
+}
+
+/** Whether heap entry `a` ranks below entry `b`: lower score, or equal score and larger id. */
+function worse(
+  slots: Int32Array,
+  scores: Float64Array,
+  ids: readonly string[],
+  a: number,
+  b: number,
+): boolean {
+  const sa = scores[a]!;
+  const sb = scores[b]!;
+  return sa < sb || (sa === sb && ids[slots[a]!]! > ids[slots[b]!]!);
+}
+
+function swap(slots: Int32Array, scores: Float64Array, a: number, b: number): void {
+  const slot = slots[a]!;
+  slots[a] = slots[b]!;
+  slots[b] = slot;
+  const score = scores[a]!;
+  scores[a] = scores[b]!;
+  scores[b] = score;
+}
+
+function siftUp(slots: Int32Array, scores: Float64Array, ids: readonly string[], index: number): void {
+  let i = index;
+  while (i > 0) {
+    const parent = (i - 1) >>> 1;
+    if (!worse(slots, scores, ids, i, parent)) return;
+    swap(slots, scores, i, parent);
+    i = parent;
+  }
+}
+
+function siftDown(slots: Int32Array, scores: Float64Array, ids: readonly string[], size: number): void {
+  let i = 0;
+  for (;;) {
+    const left = 2 * i + 1;
+    const right = left + 1;
+    let worst = i;
+    if (left < size && worse(slots, scores, ids, left, worst)) worst = left;
+    if (right < size && worse(slots, scores, ids, right, worst)) worst = right;
+    if (worst === i) return;
+    swap(slots, scores, i, worst);
+    i = worst;
+  }
+}

@@ -1,0 +1,170 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ExactVectorIndex } from '../adapters/memory/exact-vector-index.js';
+import { InMemoryLog } from '../adapters/memory/in-memory-log.js';
+import { MemoryStateStore } from '../adapters/memory/memory-state-store.js';
+import { codecs } from '../codec/avro.js';
+import { avroPipelineCodecs, type ValidationLimits } from '../codec/pipeline-codecs.js';
+import { EddyModel } from '../model/eddy-model.js';
+import type { ModelConfig } from '../model/model-config.js';
+import type { UserPreferences } from '../model/user-preferences.js';
+import { userPreferencesSerde } from '../model/user-state-serde.js';
+import type { EddyMetrics } from '../observe/metrics.js';
+import { RunStats } from '../observe/run-stats.js';
+import { EddyPipeline } from '../pipeline/eddy-pipeline.js';
+import { combineObservers, type PipelineObserver } from '../pipeline/pipeline-observer.js';
+import { type TopicNames, topicNames } from '../pipeline/topics.js';
+import type { OutgoingRecord } from '../ports/event-log.js';
+import type { StreamEvent } from '../sources/stream-event.js';
+import { type Clock, systemClock } from '../util/clock.js';
+
+export const MODEL_VERSION = 'eddy/0.1.0';
+
+export interface EmbeddedOptions {
+  readonly model: ModelConfig;
+  readonly partitions: number;
+  readonly batchSize: number;
+  /** The coalescing window: how long a partition waits to fill a batch. */
+  readonly lingerMs: number;
+  readonly groupId?: string;
+  readonly topics?: TopicNames;
+  readonly clock?: Clock;
+  readonly metrics?: EddyMetrics | null;
+  readonly observers?: readonly PipelineObserver[];
+  readonly validation?: Partial<ValidationLimits>;
+}
+
+/**
+ * Eddy on in-process adapters: the in-memory log stands in for Kafka, the exact index for Qdrant.
+ * The pipeline is the production one; only the adapters differ.
+ */
+export class EmbeddedEddy {
+  readonly log: InMemoryLog;
+  readonly vectorStore = new ExactVectorIndex();
+  readonly model: EddyModel;
+  readonly users: MemoryStateStore<UserPreferences>;
+  readonly topics: TopicNames;
+  readonly groupId: string;
+  readonly stats: RunStats;
+  readonly pipeline: EddyPipeline;
+  private readonly source;
+
+  constructor(private readonly options: EmbeddedOptions) {
+    const clock = options.clock ?? systemClock;
+    this.topics = options.topics ?? topicNames();
+    this.groupId = options.groupId ?? 'eddy';
+    this.log = new InMemoryLog({ clock });
+    const p = options.partitions;
+    this.log.createTopics([
+      { name: this.topics.clicks, partitions: p },
+      { name: this.topics.items, partitions: p },
+      { name: this.topics.recommendations, partitions: p },
+      { name: this.topics.deadLetters, partitions: p },
+      { name: this.topics.userChangelog, partitions: p, cleanupPolicy: 'compact' },
+    ]);
+    this.users = new MemoryStateStore({
+      name: 'user-preferences',
+      changelogTopic: this.topics.userChangelog,
+      serde: userPreferencesSerde,
+    });
+    this.model = new EddyModel(options.model, this.users);
+    this.stats = new RunStats(this.model, options.metrics ?? null, this.topics.items);
+    this.source = this.log.source({
+      groupId: this.groupId,
+      topics: [this.topics.items, this.topics.clicks],
+      maxBatchSize: options.batchSize,
+      lingerMs: options.lingerMs,
+      follow: true,
+    });
+    this.pipeline = new EddyPipeline({
+      source: this.source,
+      sink: this.log.sink(),
+      vectorStore: this.vectorStore,
+      model: this.model,
+      codecs: avroPipelineCodecs(options.model.dimension, options.validation),
+      topics: this.topics,
+      collections: { items: 'eddy_items', users: 'eddy_users' },
+      groupId: this.groupId,
+      clock,
+      observer: combineObservers(this.stats, ...(options.observers ?? [])),
+      modelVersion: MODEL_VERSION,
+      catalog: this.log,
+    });
+  }
+
+  /** Records not yet committed by the pipeline, over the input topics. */
+  lag(): number {
+    let lag = 0;
+    for (const topic of [this.topics.items, this.topics.clicks]) {
+      for (let p = 0; p < this.options.partitions; p++) {
+        lag += this.log.endOffset(topic, p) - (this.log.committed(this.groupId, topic, p) ?? 0);
+      }
+    }
+    return lag;
+  }
+
+  /**
+   * Produces a stream into the input topics (as Avro, like any producer would), keeping at most
+   * `maxLag` records ahead of the pipeline so memory stays flat however long the stream is.
+   */
+  async feed(
+    stream: Iterable<StreamEvent>,
+    options: {
+      maxLag?: number;
+      chunk?: number;
+      signal?: AbortSignal;
+      raw?: (e: StreamEvent) => OutgoingRecord;
+    } = {},
+  ): Promise<number> {
+    const maxLag = options.maxLag ?? 20_000;
+    const chunkSize = options.chunk ?? 1_000;
+    const chunk: OutgoingRecord[] = [];
+    let produced = 0;
+    const flush = async (): Promise<void> => {
+      this.log.produce(chunk);
+      produced += chunk.length;
+      chunk.length = 0;
+      while (this.lag() > maxLag && !options.signal?.aborted) await sleep(1);
+    };
+    for (const e of stream) {
+      if (options.signal?.aborted) break;
+      chunk.push(options.raw ? options.raw(e) : this.encode(e));
+      if (chunk.length >= chunkSize) await flush();
+    }
+    if (chunk.length > 0) await flush();
+    return produced;
+  }
+
+  encode(e: StreamEvent): OutgoingRecord {
+    return e.kind === 'click'
+      ? { topic: this.topics.clicks, key: e.event.userId, value: codecs.clickEvent.encode(e.event) }
+      : { topic: this.topics.items, key: e.event.itemId, value: codecs.itemEvent.encode(e.event) };
+  }
+
+  /** Resolves once everything produced so far is committed. */
+  async drained(signal?: AbortSignal): Promise<void> {
+    while (this.lag() > 0 && !signal?.aborted) await sleep(2);
+  }
+
+  /** Prepares the vector collections and starts consuming; `running` settles when the pipeline ends. */
+  async start(): Promise<{ running: Promise<void> }> {
+    await this.pipeline.prepare();
+    return { running: this.pipeline.run() };
+  }
+
+  /** Runs a finite stream end to end: feed, wait until all is committed, stop. */
+  async runToCompletion(stream: Iterable<StreamEvent>, signal?: AbortSignal): Promise<void> {
+    const { running } = await this.start();
+    const feeding = (async () => {
+      await this.feed(stream, signal ? { signal } : {});
+      await this.drained(signal);
+      await this.pipeline.stop();
+    })();
+    // A pipeline failure must surface even while the feeder is still waiting for it to catch up.
+    await Promise.race([feeding, running.then(() => feeding)]);
+    await running;
+  }
+
+  async stop(): Promise<void> {
+    await this.pipeline.stop();
+  }
+}

@@ -1,0 +1,185 @@
+import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/model-config.js';
+import { decimal, duration, flag, integer, oneOf, type Setting, type SettingsOf, text } from './settings.js';
+
+function setting<T>(s: Setting<T>): Setting<T> {
+  return s;
+}
+
+const m = DEFAULT_MODEL_CONFIG;
+
+/** The settings of `eddy` (what `npm start` runs). */
+export const EDDY_SETTINGS = {
+  dataset: setting({
+    flag: 'dataset',
+    env: 'EDDY_DATASET',
+    description: 'input stream to replay',
+    expected: '"synthetic" or "movielens"',
+    parse: oneOf('synthetic', 'movielens'),
+    default: 'synthetic' as 'synthetic' | 'movielens',
+  }),
+  path: setting({
+    flag: 'path',
+    env: 'EDDY_DATASET_PATH',
+    description: 'dataset folder (movielens: contains u.data / ratings.dat / ratings.csv)',
+    expected: 'a folder path',
+    parse: text,
+    default: '../shared/datasets/ml-100k',
+  }),
+  events: setting({
+    flag: 'events',
+    env: 'EDDY_EVENTS',
+    description: 'synthetic click events to generate (0 = endless)',
+    expected: 'an integer ≥ 0',
+    parse: integer(0),
+    default: 300_000,
+  }),
+  users: setting({
+    flag: 'users',
+    env: 'EDDY_USERS',
+    description: 'synthetic users',
+    expected: 'an integer ≥ 1',
+    parse: integer(1),
+    default: 2_000,
+  }),
+  items: setting({
+    flag: 'items',
+    env: 'EDDY_ITEMS',
+    description: 'synthetic catalog size',
+    expected: 'an integer ≥ 10',
+    parse: integer(10),
+    default: 3_000,
+  }),
+  seed: setting({
+    flag: 'seed',
+    env: 'EDDY_SEED',
+    description: 'seed of the synthetic stream',
+    expected: 'an integer ≥ 0',
+    parse: integer(0, 2 ** 32 - 1),
+    default: 42,
+  }),
+  follow: setting({
+    flag: 'follow',
+    env: 'EDDY_FOLLOW',
+    description: 'keep serving (metrics, health) after a finite stream ends',
+    expected: 'true or false',
+    parse: flag,
+    default: false,
+    boolean: true,
+  }),
+  httpPort: setting({
+    flag: 'http-port',
+    env: 'EDDY_HTTP_PORT',
+    description: 'port of /metrics, /healthz, /readyz (0 = any free port)',
+    expected: 'an integer 0–65535',
+    parse: integer(0, 65535),
+    default: 9464,
+  }),
+  partitions: setting({
+    flag: 'partitions',
+    env: 'EDDY_PARTITIONS',
+    description: 'partitions of the in-process topics',
+    expected: 'an integer 1–256',
+    parse: integer(1, 256),
+    default: 4,
+  }),
+  batchSize: setting({
+    flag: 'batch-size',
+    env: 'EDDY_BATCH_SIZE',
+    description: 'max records fetched per partition batch',
+    expected: 'an integer 1–100000',
+    parse: integer(1, 100_000),
+    default: 500,
+  }),
+  coalesceMs: setting({
+    flag: 'coalesce',
+    env: 'EDDY_COALESCE',
+    description: 'window in which one user’s burst of events yields a single list',
+    expected: 'a duration such as 20ms or 1s',
+    parse: duration,
+    default: 20,
+  }),
+  dimension: setting({
+    flag: 'dimension',
+    env: 'EDDY_DIMENSION',
+    description: 'embedding dimension',
+    expected: 'an integer 2–1024',
+    parse: integer(2, 1024),
+    default: m.dimension,
+  }),
+  listSize: setting({
+    flag: 'list-size',
+    env: 'EDDY_LIST_SIZE',
+    description: 'items per recommendation list (K)',
+    expected: 'an integer 1–1000',
+    parse: integer(1, 1000),
+    default: m.ranking.listSize,
+  }),
+  longTermHalfLife: setting({
+    flag: 'long-term-half-life',
+    env: 'EDDY_LONG_TERM_HALF_LIFE',
+    description: 'half-life of the long-term interest vector',
+    expected: 'a duration such as 30d',
+    parse: duration,
+    default: m.longTermHalfLifeMs,
+  }),
+  shortTermHalfLife: setting({
+    flag: 'short-term-half-life',
+    env: 'EDDY_SHORT_TERM_HALF_LIFE',
+    description: 'half-life of the short-term interest vector',
+    expected: 'a duration such as 2h',
+    parse: duration,
+    default: m.shortTermHalfLifeMs,
+  }),
+  diversity: setting({
+    flag: 'diversity',
+    env: 'EDDY_DIVERSITY_LAMBDA',
+    description: 'MMR relevance weight (1 = no diversification)',
+    expected: 'a number in [0, 1]',
+    parse: decimal(0, 1),
+    default: m.ranking.diversityLambda,
+  }),
+  summaryEveryMs: setting({
+    flag: 'summary-every',
+    env: 'EDDY_SUMMARY_EVERY',
+    description: 'interval of the progress summary',
+    expected: 'a duration such as 5s',
+    parse: duration,
+    default: 5_000,
+  }),
+  examples: setting({
+    flag: 'examples',
+    env: 'EDDY_EXAMPLES',
+    description: 'example lists printed at the end',
+    expected: 'an integer 0–100',
+    parse: integer(0, 100),
+    default: 3,
+  }),
+  logFormat: setting({
+    flag: 'log-format',
+    env: 'EDDY_LOG_FORMAT',
+    description: 'log format (auto = readable on a terminal, JSON otherwise)',
+    expected: '"auto", "pretty" or "json"',
+    parse: oneOf('auto', 'pretty', 'json'),
+    default: 'auto' as 'auto' | 'pretty' | 'json',
+  }),
+  logLevel: setting({
+    flag: 'log-level',
+    env: 'EDDY_LOG_LEVEL',
+    description: 'least severe level logged',
+    expected: '"debug", "info", "warn" or "error"',
+    parse: oneOf('debug', 'info', 'warn', 'error'),
+    default: 'info' as 'debug' | 'info' | 'warn' | 'error',
+  }),
+};
+
+export type EddySettings = SettingsOf<typeof EDDY_SETTINGS>;
+
+export function modelConfigFrom(settings: EddySettings): ModelConfig {
+  return {
+    ...m,
+    dimension: settings.dimension,
+    longTermHalfLifeMs: settings.longTermHalfLife,
+    shortTermHalfLifeMs: settings.shortTermHalfLife,
+    ranking: { ...m.ranking, listSize: settings.listSize, diversityLambda: settings.diversity },
+  };
+}

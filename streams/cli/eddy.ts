@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+import { EmbeddedEddy } from '../app/embedded.js';
+import { ConfigError } from '../errors.js';
+import type { RecommendedItem } from '../model/events.js';
+import { startHttpServer } from '../observe/http-server.js';
+import { createLogger, type Logger } from '../observe/logger.js';
+import { EddyMetrics } from '../observe/metrics.js';
+import type { RunSummary } from '../observe/run-stats.js';
+import { DatasetError, movieLensStream } from '../sources/movielens.js';
+import type { StreamEvent } from '../sources/stream-event.js';
+import { syntheticStream } from '../sources/synthetic.js';
+import { EDDY_SETTINGS, type EddySettings, modelConfigFrom } from './eddy-settings.js';
+import { formatHelp, parseSettings } from './settings.js';
+
+const USAGE = 'Usage: npm start -- [options]    (or: node dist/streams/cli/eddy.js [options])';
+const SUMMARY = `Runs Eddy's streaming recommender embedded: an in-process log and vector index, no services needed.
+Replays a seeded synthetic stream (default) or MovieLens, prints progress and example lists,
+and serves Prometheus metrics and health checks over HTTP.`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  let settings: EddySettings;
+  try {
+    const parsed = parseSettings(EDDY_SETTINGS, argv, process.env);
+    if (parsed.help) {
+      process.stdout.write(formatHelp(USAGE, SUMMARY, EDDY_SETTINGS));
+      return 0;
+    }
+    settings = parsed.values;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`eddy: ${error.message}\nRun with --help for the list of settings.\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  const format =
+    settings.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : settings.logFormat;
+  const logger = createLogger({ level: settings.logLevel, format });
+
+  let stream: Iterable<StreamEvent>;
+  try {
+    stream = openStream(settings);
+  } catch (error) {
+    if (error instanceof DatasetError) {
+      const reason = error.message;
+      logger.error('cannot read the dataset', { dataset: settings.dataset, path: settings.path, reason });
+      return 2;
+    }
+    throw error;
+  }
+
+  const metrics = new EddyMetrics();
+  const eddy = new EmbeddedEddy({
+    model: modelConfigFrom(settings),
+    partitions: settings.partitions,
+    batchSize: settings.batchSize,
+    lingerMs: settings.coalesceMs,
+    metrics,
+  });
+  let ready = false;
+  const http = await startHttpServer(settings.httpPort, metrics.registry, {
+    live: () => true,
+    ready: () => ready,
+  });
+  logger.info('eddy started', {
+    mode: 'embedded',
+    dataset: settings.dataset,
+    metrics: `http://localhost:${http.port}/metrics`,
+    partitions: settings.partitions,
+    dimension: settings.dimension,
+  });
+
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn('second signal: exiting immediately', { signal });
+      process.exit(130);
+    }
+    logger.info('stopping: finishing the batch in flight and committing', { signal });
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const ticker = setInterval(
+    () => logSummary(logger, eddy.stats.summary(), 'progress'),
+    settings.summaryEveryMs,
+  );
+  ticker.unref();
+  try {
+    ready = true;
+    await eddy.runToCompletion(stream, abort.signal);
+  } finally {
+    clearInterval(ticker);
+  }
+  logSummary(logger, eddy.stats.summary(), 'finished');
+  await printExamples(eddy, settings.examples);
+
+  if (settings.follow && !abort.signal.aborted) {
+    logger.info('stream finished; still serving metrics and health (--follow); stop with Ctrl-C', {
+      metrics: `http://localhost:${http.port}/metrics`,
+    });
+    await new Promise<void>((resolve) =>
+      abort.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+  }
+  await http.close();
+  return 0;
+}
+
+function openStream(settings: EddySettings): Iterable<StreamEvent> {
+  if (settings.dataset === 'movielens') return movieLensStream({ path: settings.path });
+  return syntheticStream({
+    seed: settings.seed,
+    users: settings.users,
+    items: settings.items,
+    events: settings.events === 0 ? Number.POSITIVE_INFINITY : settings.events,
+  });
+}
+
+function logSummary(logger: Logger, s: RunSummary, phase: 'progress' | 'finished'): void {
+  const ms = (v: number): string => (Number.isNaN(v) ? '–' : `${v.toFixed(v < 10 ? 2 : 0)}ms`);
+  logger.info(
+    phase === 'finished'
+      ? `finished: ${s.clicks.toLocaleString('en')} events in ${s.elapsedSeconds.toFixed(1)}s`
+      : `${s.clicks.toLocaleString('en')} events`,
+    {
+      eventsPerSec: Math.round(phase === 'finished' ? s.eventsPerSecond : s.recentEventsPerSecond),
+      lists: s.lists,
+      hitRate: round(s.quality.hitRate),
+      recentHitRate: round(s.quality.recentHitRate),
+      ndcg: round(s.quality.ndcg),
+      latency: `p50 ${ms(s.latencyMs.p50)} p95 ${ms(s.latencyMs.p95)} p99 ${ms(s.latencyMs.p99)}`,
+      freshnessP99: ms(s.freshnessMs.p99),
+      coverage: round(s.coverage),
+      users: s.users,
+      items: s.catalog,
+      deadLetters: s.deadLetters,
+    },
+  );
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
+/** Fresh lists, from the final state, for the most active users, with titles: what Eddy would serve now. */
+async function printExamples(eddy: EmbeddedEddy, count: number): Promise<void> {
+  if (count === 0) return;
+  const users = [...eddy.users.entries()]
+    .map(([, u]) => u)
+    .sort((a, b) => b.events - a.events || (a.userId < b.userId ? -1 : 1))
+    .slice(0, count);
+  const lists = await eddy.pipeline.context.recommender.recommend(users);
+  const title = (id: string): string => eddy.model.items.get(id)?.title || id;
+  const lines: string[] = ['', 'Example lists (most active users, from the final state):'];
+  users.forEach((user, i) => {
+    const recent = user.recent
+      .slice(-3)
+      .map((r) => `${title(r.itemId)} (${r.type})`)
+      .join(', ');
+    lines.push(`  ${user.userId} — ${user.events} events; recently: ${recent}`);
+    for (const item of lists[i] as RecommendedItem[]) {
+      lines.push(
+        `    ${String(item.rank).padStart(2)}. ${title(item.itemId)}  [${item.source}, ${item.score.toFixed(3)}]`,
+      );
+    }
+  });
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `eddy: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,113 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+
+/**
+ * A declarative settings table: each setting has one flag, one environment variable, a parser
+ * that names the expected form, and a default. `--help` text and start-up validation both come
+ * from the same table, so they cannot disagree.
+ */
+export interface Setting<T> {
+  readonly flag: string;
+  readonly env: string;
+  readonly description: string;
+  /** Human-readable form shown in help and errors, e.g. "an integer ≥ 1". */
+  readonly expected: string;
+  readonly parse: (raw: string) => T | undefined;
+  readonly default: T;
+  readonly boolean?: boolean;
+}
+
+export type SettingsTable = Readonly<Record<string, Setting<unknown>>>;
+export type SettingsOf<S extends SettingsTable> = { -readonly [K in keyof S]: S[K]['default'] };
+
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (raw: string): number | undefined => {
+    if (!/^-?\d+$/.test(raw.trim())) return undefined;
+    const n = Number(raw);
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  };
+}
+
+export function decimal(min: number, max: number) {
+  return (raw: string): number | undefined => {
+    const n = Number(raw);
+    return raw.trim() !== '' && Number.isFinite(n) && n >= min && n <= max ? n : undefined;
+  };
+}
+
+export function oneOf<T extends string>(...choices: readonly T[]) {
+  return (raw: string): T | undefined =>
+    (choices as readonly string[]).includes(raw) ? (raw as T) : undefined;
+}
+
+export function text(raw: string): string | undefined {
+  return raw.length > 0 ? raw : undefined;
+}
+
+export function flag(raw: string): boolean | undefined {
+  if (['1', 'true', 'yes', 'on', ''].includes(raw.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
+  return undefined;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 };
+
+/** Durations like "250ms", "30s", "2h", "30d" → milliseconds. */
+export function duration(raw: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw.trim());
+  if (!match) return undefined;
+  const value = Number(match[1]) * DURATION_UNITS[match[2]!]!;
+  return value > 0 && Number.isFinite(value) ? value : undefined;
+}
+
+export interface ParsedSettings<S extends SettingsTable> {
+  readonly values: SettingsOf<S>;
+  readonly help: boolean;
+}
+
+/**
+ * Reads flags first, then environment variables, then defaults; the first invalid value throws a
+ * ConfigError naming the flag and variable and the expected form. Unknown flags are errors too.
+ */
+export function parseSettings<S extends SettingsTable>(
+  table: S,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ParsedSettings<S> {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const setting of Object.values(table)) {
+    options[setting.flag] = { type: setting.boolean ? 'boolean' : 'string' };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ConfigError('command line', 'the flags listed by --help', message);
+  }
+  const values: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(table)) {
+    const fromFlag = parsed.values[setting.flag];
+    const raw = fromFlag === undefined ? env[setting.env] : String(fromFlag);
+    if (raw === undefined) {
+      values[key] = setting.default;
+      continue;
+    }
+    const value = setting.parse(raw);
+    if (value === undefined) {
+      const source = fromFlag === undefined ? setting.env : `--${setting.flag}`;
+      throw new ConfigError(`${source} (--${setting.flag} / ${setting.env})`, setting.expected, raw);
+    }
+    values[key] = value;
+  }
+  return { values: values as SettingsOf<S>, help: parsed.values.help === true };
+}
+
+export function formatHelp(usage: string, summary: string, table: SettingsTable): string {
+  const rows = Object.values(table).map((s) => {
+    const left = `  --${s.flag}${s.boolean ? '' : ' <value>'}`;
+    const def = s.default === undefined || s.default === null ? '' : ` (default: ${String(s.default)})`;
+    return `${left.padEnd(34)}${s.description}${def}\n${''.padEnd(34)}${s.env}; ${s.expected}`;
+  });
+  return `${usage}\n\n${summary}\n\nOptions (flag, then environment variable):\n${rows.join('\n')}\n  --help${''.padEnd(28)}show this help\n`;
+}

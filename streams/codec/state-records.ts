@@ -1,0 +1,59 @@
+/**
+ * Changelog records of Eddy's state stores, as TypeScript sees them after Avro decoding.
+ * They mirror `schemas/user-state.avsc` and `schemas/item-state.avsc`; float arrays decode to
+ * plain `number[]` (float32 precision), longs to safe-integer numbers.
+ */
+
+import type { EventType } from '../model/events.js';
+
+export interface RecentInteraction {
+  itemId: string;
+  type: EventType;
+  /** Event time, ms since the epoch. */
+  time: number;
+}
+
+export interface UserCounters {
+  events: number;
+  positives: number;
+  negatives: number;
+}
+
+export interface UserStateRecord {
+  userId: string;
+  longTerm: number[];
+  shortTerm: number[];
+  /** Event time of the last event applied, ms since the epoch; decay runs from here. */
+  lastEventTime: number;
+  /** Newest last. */
+  recent: RecentInteraction[];
+  seen: string[];
+  counters: UserCounters;
+  categoryAffinity: Record<string, number>;
+  lastList: string[];
+  /** 0 when no list has been emitted yet. */
+  lastListAt: number;
+}
+
+export interface Neighbour {
+  itemId: string;
+  weight: number;
+}
+
+export interface ItemStateRecord {
+  itemId: string;
+  title: string;
+  categories: string[];
+  available: boolean;
+  contentVector: number[] | null;
+  embedding: number[];
+  context: number[];
+  interactions: number;
+  popularity: number;
+  /** Event time `popularity` refers to, ms since the epoch. */
+  popularityTime: number;
+  /** Strongest first. */
+  neighbours: Neighbour[];
+  /** 0 when there are no neighbours yet. */
+  neighboursTime: number;
+}

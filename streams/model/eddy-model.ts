@@ -1,0 +1,73 @@
+import type { StateStore } from '../ports/state-store.js';
+import { CoVisitation } from './co-visitation.js';
+import type { ClickEvent, ItemEvent } from './events.js';
+import { ItemModel } from './item-model.js';
+import type { ModelConfig } from './model-config.js';
+import { Trending } from './trending.js';
+import { applyInteraction, newUserPreferences, type UserPreferences } from './user-preferences.js';
+
+/**
+ * The whole model as one synchronous processor: per-user preferences (in a changelogged state
+ * store) and the item side (embeddings, co-visitation, trending). `applyClick` is the per-event
+ * hot path: O(dimension × window × negatives), no I/O, no allocation beyond new users and items.
+ */
+export class EddyModel {
+  readonly items: ItemModel;
+  readonly coVisitation: CoVisitation;
+  readonly trending: Trending;
+  /** Max event time seen: the model's notion of "now" for decay, so replays are exact. */
+  streamTime = 0;
+  private readonly preceding: string[] = [];
+  private readonly preferenceScratch: Float32Array;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly users: StateStore<UserPreferences>,
+  ) {
+    this.items = new ItemModel(config);
+    this.coVisitation = new CoVisitation(config.coVisitation);
+    this.trending = new Trending(config.trending);
+    this.preferenceScratch = new Float32Array(config.dimension);
+  }
+
+  userOrNew(userId: string): UserPreferences {
+    return this.users.get(userId) ?? newUserPreferences(userId, this.config.dimension);
+  }
+
+  applyClick(event: ClickEvent): UserPreferences {
+    const user = this.userOrNew(event.userId);
+    const item = this.items.ensure(event.itemId);
+    const weight = this.config.eventWeights[event.type];
+    const time = event.eventTime;
+
+    if (weight > 0) {
+      const preceding = this.preceding;
+      preceding.length = 0;
+      for (const r of user.recent) if (this.config.eventWeights[r.type] > 0) preceding.push(r.itemId);
+      this.items.learn(event.itemId, preceding, weight);
+      this.coVisitation.record(event.itemId, preceding, weight, time);
+      this.trending.record(event.itemId, weight, time);
+    }
+    const direction = this.items.preferenceVector(item, this.preferenceScratch);
+    applyInteraction(user, event.itemId, event.type, time, direction, item.categories, this.config);
+    this.users.put(event.userId, user);
+    if (time > this.streamTime) this.streamTime = time;
+    return user;
+  }
+
+  applyItem(event: ItemEvent): void {
+    if (event.op === 'delete') {
+      this.items.remove(event.itemId);
+      this.coVisitation.removeItem(event.itemId);
+      this.trending.remove(event.itemId);
+      return;
+    }
+    this.items.upsertCatalog(
+      event.itemId,
+      event.title,
+      event.categories,
+      event.available,
+      event.contentVector,
+    );
+  }
+}

@@ -1,0 +1,224 @@
+import { hashString, Random } from '../util/random.js';
+import type { ModelConfig } from './model-config.js';
+import { dot, normalizeInto, scaleAndAdd, sigmoid } from './vector-math.js';
+
+/** What Eddy knows about one item: catalog facts plus its online-learned embeddings. */
+export interface ItemProfile {
+  readonly itemId: string;
+  title: string;
+  categories: string[];
+  available: boolean;
+  /** Normalised content vector from the catalog, or null. */
+  contentVector: Float32Array | null;
+  /** Skip-gram "input" embedding: the item as context of what a user does next. Users are sums of these. */
+  readonly embedding: Float32Array;
+  /** Skip-gram "output" embedding: the item as a prediction target. This is what retrieval searches. */
+  readonly context: Float32Array;
+  interactions: number;
+  /** The target vector as last written to the vector store, for drift detection; null = never written. */
+  published: Float32Array | null;
+}
+
+/**
+ * The item side of the model, learned online from interaction sequences: incremental item2vec
+ * (skip-gram with negative sampling over each user's recent items), blended with catalog content
+ * vectors for cold start. All updates are O(window × negatives × dimension) per event.
+ */
+export class ItemModel {
+  private readonly items = new Map<string, ItemProfile>();
+  private readonly random: Random;
+  /** A ring of recently interacted items: sampling from it approximates the unigram distribution. */
+  private readonly negativePool: string[] = [];
+  private negativeCursor = 0;
+  private readonly gradient: Float32Array;
+  private readonly scratch: Float32Array;
+  /** Items whose target vector changed since the last drift check. */
+  private readonly touched = new Set<string>();
+
+  constructor(private readonly config: ModelConfig) {
+    this.random = new Random(config.embedding.seed);
+    this.gradient = new Float32Array(config.dimension);
+    this.scratch = new Float32Array(config.dimension);
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  get(itemId: string): ItemProfile | undefined {
+    return this.items.get(itemId);
+  }
+
+  values(): IterableIterator<ItemProfile> {
+    return this.items.values();
+  }
+
+  /** Returns the item, creating it with a deterministic (id-seeded) random embedding if unknown. */
+  ensure(itemId: string): ItemProfile {
+    let item = this.items.get(itemId);
+    if (item) return item;
+    const dimension = this.config.dimension;
+    const init = new Random(hashString(itemId, this.config.embedding.seed));
+    const embedding = new Float32Array(dimension);
+    const context = new Float32Array(dimension);
+    const scale = 0.5 / Math.sqrt(dimension);
+    for (let i = 0; i < dimension; i++) {
+      embedding[i] = init.normal() * scale;
+      context[i] = init.normal() * scale;
+    }
+    item = {
+      itemId,
+      title: '',
+      categories: [],
+      available: true,
+      contentVector: null,
+      embedding,
+      context,
+      interactions: 0,
+      published: null,
+    };
+    this.items.set(itemId, item);
+    this.touched.add(itemId);
+    return item;
+  }
+
+  /** Applies a catalog upsert. A content vector seeds the embeddings of items not yet learned from. */
+  upsertCatalog(
+    itemId: string,
+    title: string,
+    categories: string[],
+    available: boolean,
+    contentVector: readonly number[] | null,
+  ): ItemProfile {
+    const item = this.ensure(itemId);
+    item.title = title;
+    item.categories = categories;
+    item.available = available;
+    if (contentVector && contentVector.length === this.config.dimension) {
+      const content = normalizeInto(new Float32Array(contentVector), new Float32Array(contentVector));
+      item.contentVector = content;
+      if (item.interactions === 0) {
+        const scale = 0.5;
+        for (let i = 0; i < content.length; i++) {
+          item.embedding[i] = content[i]! * scale;
+          item.context[i] = content[i]! * scale;
+        }
+      }
+    }
+    // Catalog facts travel as payload, so any catalog change republishes the point.
+    item.published = null;
+    this.touched.add(itemId);
+    return item;
+  }
+
+  remove(itemId: string): void {
+    this.items.delete(itemId);
+    this.touched.delete(itemId);
+  }
+
+  /**
+   * Learns from one positive interaction with `itemId` given the user's preceding items
+   * (oldest first): each preceding item within the window and the new item form a positive pair
+   * in both directions, each with `negatives` sampled counter-examples.
+   */
+  learn(itemId: string, precedingItemIds: readonly string[], strength: number): void {
+    const target = this.ensure(itemId);
+    target.interactions++;
+    const { window, learningRate } = this.config.embedding;
+    const rate = learningRate * Math.min(strength, 3);
+    const start = Math.max(0, precedingItemIds.length - window);
+    for (let p = precedingItemIds.length - 1; p >= start; p--) {
+      const previousId = precedingItemIds[p]!;
+      if (previousId === itemId) continue;
+      const previous = this.items.get(previousId);
+      if (!previous) continue;
+      const proximity = 1 / (precedingItemIds.length - p);
+      this.trainPair(previous, target, rate * proximity);
+      this.trainPair(target, previous, rate * proximity);
+    }
+    this.rememberForNegatives(itemId);
+  }
+
+  /** One skip-gram step: pull center·context(positive) up, push center·context(negatives) down. */
+  private trainPair(center: ItemProfile, positive: ItemProfile, rate: number): void {
+    const gradient = this.gradient;
+    gradient.fill(0);
+    this.step(center.embedding, positive, 1, rate, gradient);
+    const pool = this.negativePool;
+    if (pool.length > 0) {
+      for (let n = 0; n < this.config.embedding.negatives; n++) {
+        const negativeId = pool[this.random.int(pool.length)]!;
+        if (negativeId === positive.itemId || negativeId === center.itemId) continue;
+        const negative = this.items.get(negativeId);
+        if (negative) this.step(center.embedding, negative, 0, rate, gradient);
+      }
+    }
+    scaleAndAdd(center.embedding, 1, 1, gradient);
+  }
+
+  private step(
+    centerEmbedding: Float32Array,
+    contextItem: ItemProfile,
+    label: 0 | 1,
+    rate: number,
+    gradient: Float32Array,
+  ): void {
+    const context = contextItem.context;
+    const g = rate * (label - sigmoid(dot(centerEmbedding, context)));
+    for (let i = 0; i < context.length; i++) {
+      gradient[i] = gradient[i]! + g * context[i]!;
+      context[i] = context[i]! + g * centerEmbedding[i]!;
+    }
+    this.touched.add(contextItem.itemId);
+  }
+
+  private rememberForNegatives(itemId: string): void {
+    const capacity = this.config.embedding.negativePool;
+    if (this.negativePool.length < capacity) this.negativePool.push(itemId);
+    else {
+      this.negativePool[this.negativeCursor] = itemId;
+      this.negativeCursor = (this.negativeCursor + 1) % capacity;
+    }
+  }
+
+  /**
+   * The item's vector in the retrieval space (normalised), written into `out`: the learned target
+   * embedding, shrunk towards the content vector while the item has few interactions.
+   */
+  targetVector(item: ItemProfile, out: Float32Array): Float32Array {
+    normalizeInto(out, item.embedding);
+    if (item.contentVector) {
+      const prior = this.config.embedding.contentPrior;
+      const contentWeight = prior / (prior + item.interactions);
+      scaleAndAdd(out, 1 - contentWeight, contentWeight, item.contentVector);
+      normalizeInto(out, out);
+    }
+    return out;
+  }
+
+  /** The item as a user-preference direction (normalised input embedding) written into `out`. */
+  preferenceVector(item: ItemProfile, out: Float32Array): Float32Array {
+    return normalizeInto(out, item.embedding);
+  }
+
+  /**
+   * Items whose target vector has drifted past the threshold since it was last published
+   * (or was never published). Marks them published; the caller writes them to the vector store.
+   */
+  takeDrifted(): ItemProfile[] {
+    const drifted: ItemProfile[] = [];
+    const threshold = 1 - this.config.itemDriftThreshold;
+    const current = this.scratch;
+    for (const itemId of this.touched) {
+      const item = this.items.get(itemId);
+      if (!item) continue;
+      this.targetVector(item, current);
+      if (item.published === null || dot(current, item.published) < threshold) {
+        item.published = Float32Array.from(current);
+        drifted.push(item);
+      }
+    }
+    this.touched.clear();
+    return drifted;
+  }
+}

@@ -1,0 +1,130 @@
+import type { EventType } from './events.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Everything that shapes what Eddy learns and recommends. Defaults are the shipped, tuned values. */
+export interface ModelConfig {
+  /** Embedding dimension of users and items. */
+  readonly dimension: number;
+  /** Signed strength of each interaction type; negative types push preferences away. */
+  readonly eventWeights: Readonly<Record<EventType, number>>;
+  readonly longTermHalfLifeMs: number;
+  readonly shortTermHalfLifeMs: number;
+  /** Recent interactions kept per user (co-visitation context, short-term signal). */
+  readonly recentLimit: number;
+  /** Items remembered per user for seen-item exclusion; beyond it the oldest are forgotten. */
+  readonly seenLimit: number;
+  readonly categoryLimit: number;
+
+  /** Online item2vec (skip-gram with negative sampling) over each user's recent items. */
+  readonly embedding: {
+    readonly learningRate: number;
+    readonly window: number;
+    readonly negatives: number;
+    /** Size of the recent-interaction reservoir negatives are drawn from (≈ unigram distribution). */
+    readonly negativePool: number;
+    /** Interactions after which a content vector weighs as much as the learned one (cold-start shrinkage). */
+    readonly contentPrior: number;
+    readonly seed: number;
+  };
+  readonly coVisitation: {
+    readonly halfLifeMs: number;
+    readonly window: number;
+    readonly maxNeighbours: number;
+    /** Weight of the reverse direction (a→b also strengthens b→a by this factor). */
+    readonly reverseWeight: number;
+  };
+  readonly trending: {
+    readonly halfLifeMs: number;
+    /** Trending list size kept ready for retrieval. */
+    readonly size: number;
+    readonly refreshEveryEvents: number;
+  };
+  readonly retrieval: {
+    readonly vectorCandidates: number;
+    readonly coVisitationCandidates: number;
+    readonly trendingCandidates: number;
+    /** Recent items whose co-visitation neighbours become candidates. */
+    readonly coVisitationSeeds: number;
+  };
+  readonly ranking: {
+    readonly listSize: number;
+    readonly weights: {
+      readonly longTerm: number;
+      readonly shortTerm: number;
+      readonly coVisitation: number;
+      readonly popularity: number;
+      readonly category: number;
+    };
+    /** MMR trade-off: 1 = pure relevance, 0 = pure novelty. */
+    readonly diversityLambda: number;
+    /** Candidates (best by score) the diversity step chooses from. */
+    readonly diversityPool: number;
+    readonly excludeSeen: boolean;
+  };
+  /** Republish an item vector once its cosine to the published one drops below 1 − threshold. */
+  readonly itemDriftThreshold: number;
+}
+
+export const DEFAULT_MODEL_CONFIG: ModelConfig = {
+  dimension: 32,
+  eventWeights: {
+    view: 1,
+    click: 1.5,
+    add_to_cart: 2.5,
+    purchase: 3,
+    like: 3,
+    dislike: -2,
+    skip: -0.5,
+  },
+  longTermHalfLifeMs: 30 * DAY,
+  shortTermHalfLifeMs: 2 * HOUR,
+  recentLimit: 20,
+  seenLimit: 2000,
+  categoryLimit: 32,
+  embedding: {
+    learningRate: 0.05,
+    window: 5,
+    negatives: 5,
+    negativePool: 10_000,
+    contentPrior: 10,
+    seed: 7,
+  },
+  coVisitation: {
+    halfLifeMs: 14 * DAY,
+    window: 5,
+    maxNeighbours: 50,
+    reverseWeight: 0.5,
+  },
+  trending: {
+    halfLifeMs: 1 * DAY,
+    size: 200,
+    refreshEveryEvents: 500,
+  },
+  retrieval: {
+    vectorCandidates: 100,
+    coVisitationCandidates: 100,
+    trendingCandidates: 50,
+    coVisitationSeeds: 5,
+  },
+  ranking: {
+    listSize: 10,
+    weights: {
+      longTerm: 1,
+      shortTerm: 1,
+      coVisitation: 1,
+      popularity: 0.5,
+      category: 0.3,
+    },
+    diversityLambda: 0.85,
+    diversityPool: 50,
+    excludeSeen: true,
+  },
+  itemDriftThreshold: 0.05,
+};
+
+/** True for interaction types that express interest (they train co-occurrence and popularity). */
+export function isPositive(config: ModelConfig, type: EventType): boolean {
+  return config.eventWeights[type] > 0;
+}

@@ -1,0 +1,194 @@
+import { performance } from 'node:perf_hooks';
+import { concatMap, map, type OperatorFunction } from 'rxjs';
+import { InvalidRecordError } from '../errors.js';
+import type { RecommendationList } from '../model/events.js';
+import type { OutgoingRecord, SourceBatch, TopicPartitionOffset } from '../ports/event-log.js';
+import type { Point } from '../ports/vector-store.js';
+import { ITEM_AVAILABLE_FIELD, ITEM_CATEGORIES_FIELD } from '../recommend/recommender.js';
+import type { PipelineContext } from './pipeline-context.js';
+import type {
+  CommittedBatch,
+  DecodedBatch,
+  DecodedClick,
+  LearnedBatch,
+  ListedBatch,
+  Trigger,
+} from './stages.js';
+import { DEAD_LETTER_HEADERS } from './topics.js';
+
+/**
+ * The pipeline's processors, each a small RxJS operator over one batch (Kafka Streams'
+ * source → processors → sink, with the batch as the unit of commit). Synchronous work stays in
+ * `map`; I/O is one batched call per stage in `concatMap`.
+ */
+
+/** Bytes → events. Anything that fails to decode or validate is set aside with its reason. */
+export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatch, DecodedBatch> {
+  return map((batch) => {
+    const fetchedAt = performance.now();
+    const clicks: DecodedClick[] = [];
+    const items: DecodedBatch['items'][number][] = [];
+    const rejected: DecodedBatch['rejected'][number][] = [];
+    const now = ctx.clock.now();
+    const isItemTopic = batch.topic === ctx.topics.items;
+    for (const record of batch.records) {
+      try {
+        if (isItemTopic) {
+          const event = ctx.codecs.decodeItem(record.value);
+          const invalid = ctx.codecs.validateItem(event, now);
+          if (invalid) throw invalid;
+          items.push(event);
+        } else {
+          const event = ctx.codecs.decodeClick(record.value);
+          const invalid = ctx.codecs.validateClick(event, now);
+          if (invalid) throw invalid;
+          clicks.push({ event, record });
+        }
+      } catch (error) {
+        const invalid =
+          error instanceof InvalidRecordError
+            ? error
+            : new InvalidRecordError('invalid_value', error instanceof Error ? error.message : String(error));
+        rejected.push({ record, error: invalid });
+        ctx.observer.deadLetter(invalid.reason);
+      }
+    }
+    ctx.observer.stage('decode', (performance.now() - fetchedAt) / 1000);
+    return { batch, fetchedAt, clicks, items, rejected };
+  });
+}
+
+/**
+ * Events → model updates, in offset order. Each positive interaction is first scored against the
+ * list the user was last served (test, then train). One trigger per user: a burst coalesces.
+ */
+export function learnFromEvents(ctx: PipelineContext): OperatorFunction<DecodedBatch, LearnedBatch> {
+  return map((decoded) => {
+    const started = performance.now();
+    const { model, observer } = ctx;
+    const deletedItems: string[] = [];
+    for (const item of decoded.items) {
+      model.applyItem(item);
+      if (item.op === 'delete') deletedItems.push(item.itemId);
+    }
+    const triggers = new Map<string, Trigger>();
+    for (const click of decoded.clicks) {
+      const { event } = click;
+      const previous = model.users.get(event.userId);
+      if (previous && previous.lastList.length > 0 && model.config.eventWeights[event.type] > 0) {
+        observer.liveEvaluation(previous.lastList.indexOf(event.itemId) + 1);
+      }
+      const user = model.applyClick(event);
+      // Delete-then-set keeps the map in order of each user's last event.
+      triggers.delete(event.userId);
+      triggers.set(event.userId, { user, click });
+    }
+    observer.stage('learn', (performance.now() - started) / 1000);
+    return { ...decoded, triggers: [...triggers.values()], deletedItems };
+  });
+}
+
+/**
+ * Writes drifted item vectors (and catalog changes) to the vector store before retrieval so new
+ * items are retrievable at once; user vectors are coalesced per user and written in batches.
+ */
+export function refreshVectors(ctx: PipelineContext): OperatorFunction<LearnedBatch, LearnedBatch> {
+  const itemScratch = new Float32Array(ctx.model.config.dimension);
+  return concatMap(async (learned) => {
+    const started = performance.now();
+    const { model, vectorStore, collections } = ctx;
+    if (learned.deletedItems.length > 0) await vectorStore.delete(collections.items, learned.deletedItems);
+    const drifted = model.items.takeDrifted();
+    if (drifted.length > 0) {
+      const points: Point[] = drifted.map((item) => ({
+        id: item.itemId,
+        vector: item.published ?? model.items.targetVector(item, itemScratch),
+        payload: { [ITEM_AVAILABLE_FIELD]: item.available, [ITEM_CATEGORIES_FIELD]: item.categories },
+      }));
+      await vectorStore.upsert(collections.items, points);
+    }
+    for (const { user } of learned.triggers) ctx.userVectors.add(user);
+    // Caught up with the partition: nothing to coalesce with, so write now rather than let vectors age.
+    const usersWritten =
+      ctx.userVectors.size >= ctx.userRefreshBatch || learned.batch.lag === 0
+        ? await ctx.userVectors.flush()
+        : 0;
+    if (usersWritten > 0 || drifted.length > 0) ctx.observer.vectorWrite(usersWritten, drifted.length);
+    ctx.observer.stage('refresh', (performance.now() - started) / 1000);
+    return learned;
+  });
+}
+
+/** One batched retrieval for every triggered user, then ranking; each list remembers what it served. */
+export function recommendLists(ctx: PipelineContext): OperatorFunction<LearnedBatch, ListedBatch> {
+  return concatMap(async (learned) => {
+    const started = performance.now();
+    if (learned.triggers.length === 0) return { ...learned, lists: [] };
+    const ranked = await ctx.recommender.recommend(learned.triggers.map((t) => t.user));
+    const generatedAt = ctx.clock.now();
+    const lists = learned.triggers.map((trigger, i) => {
+      const items = ranked[i]!;
+      const { record, event } = trigger.click;
+      const list: RecommendationList = {
+        userId: event.userId,
+        // Derived from the triggering record's position, so a replay after a crash emits the same id.
+        listId: `${record.topic}-${record.partition}-${record.offset}`,
+        triggeringEventId: event.eventId,
+        generatedAt,
+        modelVersion: ctx.modelVersion,
+        items,
+      };
+      trigger.user.lastList = items.map((item) => item.itemId);
+      trigger.user.lastListAt = generatedAt;
+      ctx.model.users.put(trigger.user.userId, trigger.user);
+      return { list, trigger };
+    });
+    ctx.observer.stage('recommend', (performance.now() - started) / 1000);
+    return { ...learned, lists };
+  });
+}
+
+/**
+ * Lists, dead letters and state changes, plus the input offsets they account for, go out as one
+ * commit unit (a transaction on Kafka); only then does the source get to fetch this partition again.
+ */
+export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatch, CommittedBatch> {
+  return concatMap(async (listed) => {
+    const started = performance.now();
+    const { batch } = listed;
+    const records: OutgoingRecord[] = [];
+    for (const { list } of listed.lists) {
+      records.push({
+        topic: ctx.topics.recommendations,
+        key: list.userId,
+        value: ctx.codecs.encodeList(list),
+      });
+    }
+    for (const { record, error } of listed.rejected) {
+      records.push({
+        topic: ctx.topics.deadLetters,
+        key: record.key,
+        value: record.value,
+        headers: {
+          ...record.headers,
+          [DEAD_LETTER_HEADERS.reason]: error.reason,
+          [DEAD_LETTER_HEADERS.detail]: error.detail,
+          [DEAD_LETTER_HEADERS.topic]: record.topic,
+          [DEAD_LETTER_HEADERS.partition]: String(record.partition),
+          [DEAD_LETTER_HEADERS.offset]: String(record.offset),
+        },
+      });
+    }
+    for (const change of ctx.model.users.flushChangelog()) records.push(change);
+    const offsets: TopicPartitionOffset[] = [];
+    const last = batch.records[batch.records.length - 1];
+    if (last) offsets.push({ topic: batch.topic, partition: batch.partition, offset: last.offset + 1 });
+    await ctx.sink.commit({ records, offsets, groupId: ctx.groupId });
+    batch.release();
+    const committedAt = performance.now();
+    ctx.observer.stage('commit', (committedAt - started) / 1000);
+    const committed: CommittedBatch = { ...listed, outputRecords: records, committedAt };
+    ctx.observer.committed(committed);
+    return committed;
+  });
+}

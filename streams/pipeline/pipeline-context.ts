@@ -1,0 +1,73 @@
+import type { InvalidRecordError } from '../errors.js';
+import type { EddyModel } from '../model/eddy-model.js';
+import type { ClickEvent, ItemEvent, RecommendationList } from '../model/events.js';
+import type { UserPreferences } from '../model/user-preferences.js';
+import type { EventSink } from '../ports/event-log.js';
+import type { Point, VectorStore } from '../ports/vector-store.js';
+import type { Recommender } from '../recommend/recommender.js';
+import type { Clock } from '../util/clock.js';
+import type { PipelineObserver } from './pipeline-observer.js';
+import type { TopicNames } from './topics.js';
+
+/** How records become events and lists become bytes; the codec module provides the Avro version. */
+export interface PipelineCodecs {
+  /** Throws InvalidRecordError when the bytes are not a valid ClickEvent. */
+  decodeClick(bytes: Uint8Array): ClickEvent;
+  decodeItem(bytes: Uint8Array): ItemEvent;
+  encodeList(list: RecommendationList): Uint8Array;
+  validateClick(event: ClickEvent, nowMs: number): InvalidRecordError | null;
+  validateItem(event: ItemEvent, nowMs: number): InvalidRecordError | null;
+}
+
+export interface VectorCollections {
+  readonly items: string;
+  readonly users: string;
+}
+
+/** Everything the stages share. Built once by `createPipeline`. */
+export interface PipelineContext {
+  readonly model: EddyModel;
+  readonly recommender: Recommender;
+  readonly vectorStore: VectorStore;
+  readonly collections: VectorCollections;
+  readonly codecs: PipelineCodecs;
+  readonly sink: EventSink;
+  readonly groupId: string;
+  readonly topics: TopicNames;
+  readonly clock: Clock;
+  readonly modelVersion: string;
+  /** User vectors are written in batches of this many users (coalesced per user). */
+  readonly userRefreshBatch: number;
+  readonly observer: PipelineObserver;
+  readonly userVectors: UserVectorBuffer;
+}
+
+/** User vectors waiting to be written: the latest per user wins, written as one batch. */
+export class UserVectorBuffer {
+  private readonly pending = new Map<string, Point>();
+
+  constructor(
+    private readonly vectorStore: VectorStore,
+    private readonly collection: string,
+  ) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  add(user: UserPreferences): void {
+    this.pending.set(user.userId, {
+      id: user.userId,
+      vector: Float32Array.from(user.longTerm),
+      payload: { events: user.events },
+    });
+  }
+
+  /** Writes everything pending; returns how many users were written. */
+  async flush(): Promise<number> {
+    const points = [...this.pending.values()];
+    this.pending.clear();
+    if (points.length > 0) await this.vectorStore.upsert(this.collection, points);
+    return points.length;
+  }
+}

@@ -1,0 +1,212 @@
+import type { EddyModel } from '../model/eddy-model.js';
+import type { CandidateSource, RecommendedItem } from '../model/events.js';
+import type { ItemProfile } from '../model/item-model.js';
+import { selectTop } from '../model/trending.js';
+import { categoryScore, type UserPreferences } from '../model/user-preferences.js';
+import { dot, isZero, normalizeInto } from '../model/vector-math.js';
+import type { ScoredPoint, VectorQuery, VectorStore } from '../ports/vector-store.js';
+import { diversify } from './diversify.js';
+
+export const ITEM_AVAILABLE_FIELD = 'available';
+export const ITEM_CATEGORIES_FIELD = 'categories';
+
+/** The signals one candidate is scored on; each in a comparable range (≈ [-1, 1] or [0, 1]). */
+export interface CandidateFeatures {
+  longTerm: number;
+  shortTerm: number;
+  coVisitation: number;
+  popularity: number;
+  category: number;
+}
+
+export interface Candidate {
+  readonly item: ItemProfile;
+  /** The retrieval source that proposed the candidate first. */
+  readonly retrievedBy: CandidateSource;
+  readonly features: CandidateFeatures;
+  score: number;
+  /** The signal that contributed most to `score`: what the list reports as the item's source. */
+  source: CandidateSource;
+}
+
+/** The signal switches the ranking uses; ablations turn them off by zeroing a weight. */
+export type RankingWeights = EddyModel['config']['ranking']['weights'];
+
+/**
+ * Retrieval and ranking for a batch of users: one batched k-NN call to the vector store for all
+ * users' long- and short-term vectors (seen and unavailable items filtered inside the query),
+ * co-visitation neighbours of recent items and trending items added, every candidate scored on
+ * all signals, then a diversity pass picks the list.
+ */
+export class Recommender {
+  private readonly userLongTerm: Float32Array;
+  private readonly userShortTerm: Float32Array;
+  private readonly itemScratch: Float32Array;
+
+  constructor(
+    private readonly model: EddyModel,
+    private readonly vectorStore: VectorStore,
+    private readonly itemsCollection: string,
+  ) {
+    const d = model.config.dimension;
+    this.userLongTerm = new Float32Array(d);
+    this.userShortTerm = new Float32Array(d);
+    this.itemScratch = new Float32Array(d);
+  }
+
+  async recommend(users: readonly UserPreferences[]): Promise<RecommendedItem[][]> {
+    const { queries, owners } = this.buildQueries(users);
+    const results =
+      queries.length > 0 ? await this.vectorStore.queryBatch(this.itemsCollection, queries) : [];
+    const perUser: ScoredPoint[][][] = users.map(() => []);
+    for (let q = 0; q < results.length; q++) perUser[owners[q]!]!.push(results[q]!);
+    return users.map((user, u) => this.rank(user, perUser[u]!));
+  }
+
+  buildQueries(users: readonly UserPreferences[]): { queries: VectorQuery[]; owners: number[] } {
+    const { vectorCandidates } = this.model.config.retrieval;
+    const excludeSeen = this.model.config.ranking.excludeSeen;
+    const queries: VectorQuery[] = [];
+    const owners: number[] = [];
+    users.forEach((user, u) => {
+      const filter = {
+        ...(excludeSeen ? { excludeIds: user.seen } : {}),
+        must: [{ key: ITEM_AVAILABLE_FIELD, value: true }],
+      };
+      const weights = this.model.config.ranking.weights;
+      if (weights.longTerm !== 0 && !isZero(user.longTerm)) {
+        queries.push({ vector: user.longTerm, limit: vectorCandidates, filter });
+        owners.push(u);
+      }
+      if (weights.shortTerm !== 0 && !isZero(user.shortTerm)) {
+        queries.push({ vector: user.shortTerm, limit: vectorCandidates, filter });
+        owners.push(u);
+      }
+    });
+    return { queries, owners };
+  }
+
+  /** Scores and diversifies one user's candidates. Synchronous and deterministic given the model state. */
+  rank(user: UserPreferences, vectorResults: readonly ScoredPoint[][]): RecommendedItem[] {
+    const candidates = this.gatherCandidates(user, vectorResults);
+    this.score(user, candidates);
+    const { listSize, diversityLambda, diversityPool } = this.model.config.ranking;
+    const picked = diversify(
+      candidates.values(),
+      {
+        size: listSize,
+        lambda: diversityLambda,
+        poolSize: diversityPool,
+        dimension: this.model.config.dimension,
+      },
+      (c, out) => this.model.items.targetVector(c.item, out),
+    );
+    return picked.map((c, i) => ({ itemId: c.item.itemId, score: c.score, rank: i + 1, source: c.source }));
+  }
+
+  private gatherCandidates(
+    user: UserPreferences,
+    vectorResults: readonly ScoredPoint[][],
+  ): Map<string, Candidate> {
+    const { retrieval, ranking } = this.model.config;
+    const candidates = new Map<string, Candidate>();
+    const items = this.model.items;
+    const admit = (itemId: string, source: CandidateSource): Candidate | undefined => {
+      const existing = candidates.get(itemId);
+      if (existing) return existing;
+      if (ranking.excludeSeen && user.seen.has(itemId)) return undefined;
+      const item = items.get(itemId);
+      if (!item?.available) return undefined;
+      const candidate: Candidate = {
+        item,
+        retrievedBy: source,
+        features: { longTerm: 0, shortTerm: 0, coVisitation: 0, popularity: 0, category: 0 },
+        score: 0,
+        source,
+      };
+      candidates.set(itemId, candidate);
+      return candidate;
+    };
+
+    // Vector results come in the order the queries were built: long-term first when present.
+    let q = 0;
+    if (ranking.weights.longTerm !== 0 && !isZero(user.longTerm)) {
+      for (const hit of vectorResults[q++] ?? []) admit(hit.id, 'long_term');
+    }
+    if (ranking.weights.shortTerm !== 0 && !isZero(user.shortTerm)) {
+      for (const hit of vectorResults[q++] ?? []) admit(hit.id, 'short_term');
+    }
+
+    if (ranking.weights.coVisitation !== 0) {
+      const coScores = this.coVisitationScores(user);
+      let max = 0;
+      for (const v of coScores.values()) if (v > max) max = v;
+      for (const itemId of selectTop(coScores, retrieval.coVisitationCandidates)) {
+        admit(itemId, 'co_visitation');
+      }
+      if (max > 0) {
+        for (const [itemId, value] of coScores) {
+          const c = candidates.get(itemId);
+          if (c) c.features.coVisitation = value / max;
+        }
+      }
+    }
+
+    let trendingAdded = 0;
+    for (const itemId of this.model.trending.topItems()) {
+      if (trendingAdded >= retrieval.trendingCandidates) break;
+      if (admit(itemId, 'trending')) trendingAdded++;
+    }
+    return candidates;
+  }
+
+  /** Co-visitation neighbours of the user's most recent positive items, nearer items weighing more. */
+  private coVisitationScores(user: UserPreferences): Map<string, number> {
+    const scores = new Map<string, number>();
+    const { coVisitationSeeds } = this.model.config.retrieval;
+    const weights = this.model.config.eventWeights;
+    const now = this.model.streamTime;
+    let seeds = 0;
+    for (let r = user.recent.length - 1; r >= 0 && seeds < coVisitationSeeds; r--) {
+      const interaction = user.recent[r]!;
+      if (weights[interaction.type] <= 0) continue;
+      seeds++;
+      this.model.coVisitation.accumulateNeighbours(interaction.itemId, 1 / seeds, now, scores);
+    }
+    return scores;
+  }
+
+  private score(user: UserPreferences, candidates: Map<string, Candidate>): void {
+    const w = this.model.config.ranking.weights;
+    const longTerm = normalizeInto(this.userLongTerm, user.longTerm);
+    const shortTerm = normalizeInto(this.userShortTerm, user.shortTerm);
+    const itemVector = this.itemScratch;
+    for (const c of candidates.values()) {
+      this.model.items.targetVector(c.item, itemVector);
+      const f = c.features;
+      f.longTerm = dot(longTerm, itemVector);
+      f.shortTerm = dot(shortTerm, itemVector);
+      f.popularity = this.model.trending.relative(c.item.itemId);
+      f.category = categoryScore(user, c.item.categories);
+      const parts: readonly [CandidateSource, number][] = [
+        ['long_term', w.longTerm * f.longTerm],
+        ['short_term', w.shortTerm * f.shortTerm],
+        ['co_visitation', w.coVisitation * f.coVisitation],
+        ['trending', w.popularity * f.popularity],
+        ['category', w.category * f.category],
+      ];
+      let total = 0;
+      let best = c.retrievedBy;
+      let bestPart = 0;
+      for (const [source, part] of parts) {
+        total += part;
+        if (part > bestPart) {
+          bestPart = part;
+          best = source;
+        }
+      }
+      c.score = total;
+      c.source = best;
+    }
+  }
+}

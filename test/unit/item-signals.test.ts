@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { CoVisitation } from '../../streams/model/co-visitation.js';
+import { ItemModel } from '../../streams/model/item-model.js';
+import { DEFAULT_MODEL_CONFIG } from '../../streams/model/model-config.js';
+import { selectTop, Trending } from '../../streams/model/trending.js';
+import { cosine, dot } from '../../streams/model/vector-math.js';
+import { diversify } from '../../streams/recommend/diversify.js';
+
+const DAY = 86_400_000;
+
+test('co-visitation: follows are counted, decay with time, neighbours stay bounded', () => {
+  const co = new CoVisitation({ halfLifeMs: DAY, window: 3, maxNeighbours: 4, reverseWeight: 0.5 });
+  co.record('b', ['a'], 1, 0);
+  assert.equal(co.weight('a', 'b', 0), 1);
+  assert.equal(co.weight('b', 'a', 0), 0.5);
+  assert.equal(co.weight('a', 'b', DAY), 0.5);
+  co.record('b', ['a'], 1, DAY);
+  assert.equal(co.weight('a', 'b', DAY), 1.5);
+  // Only the last `window` preceding items count, nearer ones more.
+  co.record('z', ['p', 'q', 'r', 's'], 1, 0);
+  assert.equal(co.weight('p', 'z', 0), 0);
+  assert.ok(co.weight('s', 'z', 0) > co.weight('q', 'z', 0));
+  for (let i = 0; i < 100; i++) co.record(`n${i}`, ['hub'], 1 + i, 0);
+  assert.ok((co.neighboursOf('hub')?.size ?? 0) <= 6, 'pruned to the cap once 50% over it');
+  const scores = new Map<string, number>();
+  co.accumulateNeighbours('hub', 1, 0, scores);
+  assert.ok(scores.has('n99'), 'the strongest neighbour survives pruning');
+});
+
+test('trending: decayed popularity ranks recent bursts above old ones', () => {
+  const t = new Trending({ halfLifeMs: DAY, size: 3, refreshEveryEvents: 1 });
+  for (let i = 0; i < 8; i++) t.record('old', 1, 0);
+  for (let i = 0; i < 3; i++) t.record('new', 1, 3 * DAY);
+  t.record('other', 1, 3 * DAY);
+  // old: 8 × 2^-3 = 1 < new: 3.
+  assert.deepEqual(t.topItems(), ['new', 'old', 'other']);
+  assert.equal(t.relative('new'), 1);
+  assert.ok(Math.abs(t.relative('old') - 1 / 3) < 1e-9);
+  // Far-future events rebase without losing order or overflowing.
+  t.record('late', 5, 400 * DAY);
+  assert.equal(t.topItems()[0], 'late');
+  assert.ok(Number.isFinite(t.relative('new')));
+});
+
+test('selectTop equals a full sort', () => {
+  const scores = new Map<string, number>();
+  for (let i = 0; i < 500; i++) scores.set(`k${i}`, (i * 7919) % 101);
+  const expected = [...scores.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, 17)
+    .map(([k]) => k);
+  assert.deepEqual(selectTop(scores, 17), expected);
+  assert.deepEqual(selectTop(scores, 0), []);
+});
+
+test('item2vec: items that co-occur move together; negatives push apart', () => {
+  const config = { ...DEFAULT_MODEL_CONFIG, dimension: 16 };
+  const model = new ItemModel(config);
+  for (const id of ['a', 'b', 'c', 'd', 'x', 'y', 'z', 'w']) model.ensure(id);
+  const affinity = (p: string, q: string): number => dot(model.get(p)!.embedding, model.get(q)!.context);
+  const before = affinity('a', 'b');
+  for (let round = 0; round < 300; round++) {
+    model.learn('b', ['a'], 1);
+    model.learn('d', ['c'], 1);
+    model.learn('y', ['x'], 1);
+    model.learn('w', ['z'], 1);
+  }
+  assert.ok(affinity('a', 'b') > before + 1, `a→b affinity grew: ${before} → ${affinity('a', 'b')}`);
+  assert.ok(affinity('a', 'b') > affinity('a', 'y'), 'co-occurring pair beats a pair that never co-occurs');
+});
+
+test('item2vec: content vectors seed cold items and drift triggers republishing', () => {
+  const config = { ...DEFAULT_MODEL_CONFIG, dimension: 4 };
+  const model = new ItemModel(config);
+  model.upsertCatalog('cold', 'Cold', ['x'], true, [1, 0, 0, 0]);
+  const out = new Float32Array(4);
+  assert.ok(cosine(model.targetVector(model.get('cold')!, out), Float32Array.of(1, 0, 0, 0)) > 0.99);
+  assert.deepEqual(
+    model.takeDrifted().map((i) => i.itemId),
+    ['cold'],
+  );
+  assert.deepEqual(model.takeDrifted(), [], 'nothing changed since publishing');
+  model.upsertCatalog('cold', 'Cold', ['x'], false, null);
+  assert.deepEqual(
+    model.takeDrifted().map((i) => i.itemId),
+    ['cold'],
+    'catalog changes republish',
+  );
+});
+
+test('MMR diversification trades relevance for novelty and is deterministic', () => {
+  const vectors: Record<string, Float32Array> = {
+    a: Float32Array.of(1, 0),
+    a2: Float32Array.of(1, 0.01),
+    b: Float32Array.of(0, 1),
+  };
+  const candidates = [
+    { item: { itemId: 'a' }, score: 1 },
+    { item: { itemId: 'a2' }, score: 0.95 },
+    { item: { itemId: 'b' }, score: 0.7 },
+  ];
+  const vectorOf = (c: { item: { itemId: string } }, out: Float32Array): Float32Array => {
+    out.set(vectors[c.item.itemId]!);
+    const n = Math.hypot(out[0]!, out[1]!);
+    out[0] = out[0]! / n;
+    out[1] = out[1]! / n;
+    return out;
+  };
+  const ids = (lambda: number): string[] =>
+    diversify(candidates, { size: 2, lambda, poolSize: 10, dimension: 2 }, vectorOf).map(
+      (c) => c.item.itemId,
+    );
+  assert.deepEqual(ids(1), ['a', 'a2']);
+  assert.deepEqual(ids(0.5), ['a', 'b']);
+  assert.deepEqual(ids(0.5), ids(0.5));
+  assert.deepEqual(diversify([], { size: 3, lambda: 0.5, poolSize: 10, dimension: 2 }, vectorOf), []);
+});
