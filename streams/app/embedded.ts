@@ -12,6 +12,7 @@ import type { EddyMetrics } from '../observe/metrics.js';
 import { RunStats } from '../observe/run-stats.js';
 import { EddyPipeline } from '../pipeline/eddy-pipeline.js';
 import { combineObservers, type PipelineObserver } from '../pipeline/pipeline-observer.js';
+import type { RestoreReport } from '../pipeline/restore.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
 import type { OutgoingRecord } from '../ports/event-log.js';
 import type { StreamEvent } from '../sources/stream-event.js';
@@ -60,6 +61,7 @@ export class EmbeddedEddy {
       { name: this.topics.recommendations, partitions: p },
       { name: this.topics.deadLetters, partitions: p },
       { name: this.topics.userChangelog, partitions: p, cleanupPolicy: 'compact' },
+      { name: this.topics.itemChangelog, partitions: p, cleanupPolicy: 'compact' },
     ]);
     this.users = new MemoryStateStore({
       name: 'user-preferences',
@@ -88,6 +90,7 @@ export class EmbeddedEddy {
       observer: combineObservers(this.stats, ...(options.observers ?? [])),
       modelVersion: MODEL_VERSION,
       catalog: this.log,
+      changelogs: this.log,
     });
   }
 
@@ -115,7 +118,8 @@ export class EmbeddedEddy {
       raw?: (e: StreamEvent) => OutgoingRecord;
     } = {},
   ): Promise<number> {
-    const maxLag = options.maxLag ?? 20_000;
+    // Two batches per partition in the log keeps the pipeline busy without queueing (freshness).
+    const maxLag = options.maxLag ?? 2 * this.options.partitions * this.options.batchSize;
     const chunkSize = options.chunk ?? 1_000;
     const chunk: OutgoingRecord[] = [];
     let produced = 0;
@@ -145,15 +149,23 @@ export class EmbeddedEddy {
     while (this.lag() > 0 && !signal?.aborted) await sleep(2);
   }
 
-  /** Prepares the vector collections and starts consuming; `running` settles when the pipeline ends. */
-  async start(): Promise<{ running: Promise<void> }> {
-    await this.pipeline.prepare();
-    return { running: this.pipeline.run() };
+  /**
+   * Restores state, prepares the vector collections and starts consuming; `running` settles when
+   * the pipeline ends.
+   */
+  async start(): Promise<{ running: Promise<void>; restored: RestoreReport & { catalogRecords: number } }> {
+    const restored = await this.pipeline.prepare();
+    return { running: this.pipeline.run(), restored };
   }
 
   /** Runs a finite stream end to end: feed, wait until all is committed, stop. */
-  async runToCompletion(stream: Iterable<StreamEvent>, signal?: AbortSignal): Promise<void> {
-    const { running } = await this.start();
+  async runToCompletion(
+    stream: Iterable<StreamEvent>,
+    signal?: AbortSignal,
+    onStarted?: (restored: RestoreReport & { catalogRecords: number }) => void,
+  ): Promise<void> {
+    const { running, restored } = await this.start();
+    onStarted?.(restored);
     const feeding = (async () => {
       await this.feed(stream, signal ? { signal } : {});
       await this.drained(signal);

@@ -88,7 +88,7 @@ export const EDDY_SETTINGS = {
     description: 'max records fetched per partition batch',
     expected: 'an integer 1–100000',
     parse: integer(1, 100_000),
-    default: 500,
+    default: 100,
   }),
   coalesceMs: setting({
     flag: 'coalesce',

@@ -91,8 +91,15 @@ async function main(argv: readonly string[]): Promise<number> {
   );
   ticker.unref();
   try {
-    ready = true;
-    await eddy.runToCompletion(stream, abort.signal);
+    await eddy.runToCompletion(stream, abort.signal, (restored) => {
+      // Ready only once state is restored: before that, lists would come from an empty model.
+      ready = true;
+      logger.info('state restored from changelogs; consuming', {
+        users: restored.users,
+        items: restored.items,
+        changelogRecords: restored.records,
+      });
+    });
   } finally {
     clearInterval(ticker);
   }

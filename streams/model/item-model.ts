@@ -34,6 +34,8 @@ export class ItemModel {
   private readonly scratch: Float32Array;
   /** Items whose target vector changed since the last drift check. */
   private readonly touched = new Set<string>();
+  /** Items changed (or removed) since the last changelog checkpoint. */
+  private readonly changed = new Set<string>();
 
   constructor(private readonly config: ModelConfig) {
     this.random = new Random(config.embedding.seed);
@@ -79,6 +81,7 @@ export class ItemModel {
     };
     this.items.set(itemId, item);
     this.touched.add(itemId);
+    this.changed.add(itemId);
     return item;
   }
 
@@ -108,12 +111,21 @@ export class ItemModel {
     // Catalog facts travel as payload, so any catalog change republishes the point.
     item.published = null;
     this.touched.add(itemId);
+    this.changed.add(itemId);
     return item;
   }
 
   remove(itemId: string): void {
     this.items.delete(itemId);
     this.touched.delete(itemId);
+    this.changed.add(itemId);
+  }
+
+  /** Ids changed or removed since the previous call. */
+  takeChanged(): string[] {
+    const ids = [...this.changed];
+    this.changed.clear();
+    return ids;
   }
 
   /**
@@ -124,6 +136,7 @@ export class ItemModel {
   learn(itemId: string, precedingItemIds: readonly string[], strength: number): void {
     const target = this.ensure(itemId);
     target.interactions++;
+    this.changed.add(itemId);
     const { window, learningRate } = this.config.embedding;
     const rate = learningRate * Math.min(strength, 3);
     const start = Math.max(0, precedingItemIds.length - window);
@@ -154,6 +167,8 @@ export class ItemModel {
       }
     }
     scaleAndAdd(center.embedding, 1, 1, gradient);
+    this.touched.add(center.itemId);
+    this.changed.add(center.itemId);
   }
 
   private step(
@@ -170,6 +185,7 @@ export class ItemModel {
       context[i] = context[i]! + g * centerEmbedding[i]!;
     }
     this.touched.add(contextItem.itemId);
+    this.changed.add(contextItem.itemId);
   }
 
   private rememberForNegatives(itemId: string): void {

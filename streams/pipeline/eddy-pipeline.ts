@@ -1,5 +1,6 @@
 import { concatMap, lastValueFrom, type OperatorFunction, of, pipe } from 'rxjs';
 import type { EddyModel } from '../model/eddy-model.js';
+import { itemCheckpoint } from '../model/item-state.js';
 import type { EventSink, EventSource, LogReader, SourceBatch } from '../ports/event-log.js';
 import type { VectorStore } from '../ports/vector-store.js';
 import { Recommender } from '../recommend/recommender.js';
@@ -18,6 +19,7 @@ import {
   type VectorCollections,
 } from './pipeline-context.js';
 import type { PipelineObserver } from './pipeline-observer.js';
+import { type RestoreReport, restoreModel } from './restore.js';
 import type { CommittedBatch } from './stages.js';
 import type { TopicNames } from './topics.js';
 
@@ -34,6 +36,9 @@ export interface PipelineDependencies {
   readonly observer: PipelineObserver;
   readonly modelVersion: string;
   readonly userRefreshBatch?: number;
+  readonly itemCheckpointEveryBatches?: number;
+  /** Rebuilds user and item state from their changelogs before processing (see restore.ts). */
+  readonly changelogs?: LogReader;
   /**
    * Reads the catalog topic in full before processing starts, as Kafka Streams bootstraps a global
    * table, so no click is ranked against a catalog that has not been loaded yet.
@@ -74,13 +79,20 @@ export class EddyPipeline {
       clock: deps.clock,
       modelVersion: deps.modelVersion,
       userRefreshBatch: deps.userRefreshBatch ?? 256,
+      itemCheckpointEveryBatches: deps.itemCheckpointEveryBatches ?? 50,
       observer: deps.observer,
       userVectors: new UserVectorBuffer(deps.vectorStore, deps.collections.users),
     };
   }
 
-  /** Creates the vector collections (idempotent) and loads the catalog; call before `run`. */
-  async prepare(): Promise<number> {
+  /**
+   * Restores state from the changelogs, creates the vector collections (idempotent) and loads the
+   * catalog; call before `run`.
+   */
+  async prepare(): Promise<RestoreReport & { catalogRecords: number }> {
+    const restored = this.deps.changelogs
+      ? await restoreModel(this.deps.model, this.deps.changelogs, this.deps.topics)
+      : { users: 0, items: 0, records: 0 };
     const { dimension } = this.deps.model.config;
     await this.deps.vectorStore.ensureCollection({
       name: this.deps.collections.items,
@@ -93,7 +105,8 @@ export class EddyPipeline {
       dimension,
       distance: 'cosine',
     });
-    return this.deps.catalog ? this.bootstrapCatalog(this.deps.catalog) : 0;
+    const catalogRecords = this.deps.catalog ? await this.bootstrapCatalog(this.deps.catalog) : 0;
+    return { ...restored, catalogRecords };
   }
 
   /**
@@ -107,6 +120,7 @@ export class EddyPipeline {
     for (let p = 0; p < partitions; p++) {
       for await (const chunk of reader.readRange(topics.items, p, 0)) {
         for (const record of chunk) {
+          if (record.value === null) continue;
           try {
             const event = codecs.decodeItem(record.value);
             if (codecs.validateItem(event, clock.now()) === null) {
@@ -128,6 +142,9 @@ export class EddyPipeline {
       defaultValue: null,
     });
     await this.context.userVectors.flush();
+    // A last item checkpoint, so a clean shutdown loses no item learning.
+    const records = itemCheckpoint(this.deps.model, this.deps.topics.itemChangelog);
+    if (records.length > 0) await this.deps.sink.commit({ records, offsets: [], groupId: this.deps.groupId });
   }
 
   /** Graceful stop: the source stops fetching, the batch in flight completes and commits. */

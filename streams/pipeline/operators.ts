@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { concatMap, map, type OperatorFunction } from 'rxjs';
 import { InvalidRecordError } from '../errors.js';
 import type { RecommendationList } from '../model/events.js';
+import { itemCheckpoint } from '../model/item-state.js';
 import type { OutgoingRecord, SourceBatch, TopicPartitionOffset } from '../ports/event-log.js';
 import type { Point } from '../ports/vector-store.js';
 import { ITEM_AVAILABLE_FIELD, ITEM_CATEGORIES_FIELD } from '../recommend/recommender.js';
@@ -33,6 +34,8 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
     const isItemTopic = batch.topic === ctx.topics.items;
     for (const record of batch.records) {
       try {
+        if (record.value === null)
+          throw new InvalidRecordError('not_avro', 'the record has no value (a tombstone)');
         if (isItemTopic) {
           const event = ctx.codecs.decodeItem(record.value);
           const invalid = ctx.codecs.validateItem(event, now);
@@ -153,6 +156,7 @@ export function recommendLists(ctx: PipelineContext): OperatorFunction<LearnedBa
  * commit unit (a transaction on Kafka); only then does the source get to fetch this partition again.
  */
 export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatch, CommittedBatch> {
+  let batchesSinceCheckpoint = 0;
   return concatMap(async (listed) => {
     const started = performance.now();
     const { batch } = listed;
@@ -180,6 +184,10 @@ export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatc
       });
     }
     for (const change of ctx.model.users.flushChangelog()) records.push(change);
+    if (++batchesSinceCheckpoint >= ctx.itemCheckpointEveryBatches) {
+      batchesSinceCheckpoint = 0;
+      for (const change of itemCheckpoint(ctx.model, ctx.topics.itemChangelog)) records.push(change);
+    }
     const offsets: TopicPartitionOffset[] = [];
     const last = batch.records[batch.records.length - 1];
     if (last) offsets.push({ topic: batch.topic, partition: batch.partition, offset: last.offset + 1 });

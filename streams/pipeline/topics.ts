@@ -5,6 +5,7 @@ export interface TopicNames {
   readonly recommendations: string;
   readonly deadLetters: string;
   readonly userChangelog: string;
+  readonly itemChangelog: string;
 }
 
 export function topicNames(prefix = 'eddy'): TopicNames {
@@ -14,6 +15,7 @@ export function topicNames(prefix = 'eddy'): TopicNames {
     recommendations: `${prefix}.recommendations`,
     deadLetters: `${prefix}.dead-letters`,
     userChangelog: `${prefix}.user-state-changelog`,
+    itemChangelog: `${prefix}.item-state-changelog`,
   };
 }
 

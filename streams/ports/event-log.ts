@@ -14,7 +14,8 @@ export interface SourceRecord {
   readonly partition: number;
   readonly offset: number;
   readonly key: string | null;
-  readonly value: Uint8Array;
+  /** Null for a tombstone (a deletion on a compacted topic). */
+  readonly value: Uint8Array | null;
   /** Broker/log append time in ms since the epoch. */
   readonly timestamp: number;
   readonly headers: Headers;

@@ -130,22 +130,13 @@ export function loadClickCsv(options: ClickCsvOptions): ClickEvent[] {
   let columns: { user: number; item: number; time: number; type: number; count: number } | null = null;
   forEachCsvRecord(path, 'utf8', delimiter, (fields, line) => {
     if (columns === null) {
-      const header = fields.map((f) => f.trim());
-      const find = (name: string): number => {
-        const index = header.indexOf(name);
-        if (index < 0) {
-          throw new DatasetError(
-            `${path} line ${line}: no column ${JSON.stringify(name)} in the header (columns: ${header.join(', ')})`,
-          );
-        }
-        return index;
-      };
+      const find = (name: string): number => headerColumn(path, line, fields, name);
       columns = {
         user: find(options.userColumn),
         item: find(options.itemColumn),
         time: find(options.timeColumn),
         type: options.typeColumn === undefined ? -1 : find(options.typeColumn),
-        count: header.length,
+        count: fields.length,
       };
       return;
     }
@@ -243,7 +234,7 @@ function loadMl100k(dir: string, toEvent: RatingToEvent): MovieLensData {
   forEachLine(dataFile, 'latin1', (line, n) => {
     if (line.trim() === '') return;
     const fields = line.trim().split(/\s+/);
-    const rating = fields.length === 4 ? parseRating(fields, n, dataFile, catalog, ids, toEvent) : null;
+    const rating = fields.length === 4 ? parseRating(fields, n, catalog, ids, toEvent) : null;
     if (rating === null) {
       throw malformed(
         dataFile,
@@ -277,7 +268,7 @@ function loadMl1m(dir: string, toEvent: RatingToEvent): MovieLensData {
   forEachLine(ratingFile, 'latin1', (line, n) => {
     if (line.trim() === '') return;
     const fields = line.split('::');
-    const rating = fields.length === 4 ? parseRating(fields, n, ratingFile, catalog, ids, toEvent) : null;
+    const rating = fields.length === 4 ? parseRating(fields, n, catalog, ids, toEvent) : null;
     if (rating === null)
       throw malformed(ratingFile, n, 'expected "UserID::MovieID::Rating::Timestamp"', line);
     clicks.push(rating);
@@ -322,7 +313,7 @@ function loadMlLatest(dir: string, toEvent: RatingToEvent): MovieLensData {
     }
     const ordered = ratingColumns.map((c) => fields[c] ?? '');
     const rating = ratingColumns.every((c) => c < fields.length)
-      ? parseRating(ordered, n, ratingFile, catalog, ids, toEvent)
+      ? parseRating(ordered, n, catalog, ids, toEvent)
       : null;
     if (rating === null)
       throw malformed(ratingFile, n, 'expected userId,movieId,rating,timestamp', fields.join(','));
@@ -398,7 +389,6 @@ function intern(map: Map<number, string>, key: number, prefix: string): string {
 function parseRating(
   fields: readonly string[],
   line: number,
-  file: string,
   catalog: Catalog,
   ids: IdStrings,
   toEvent: RatingToEvent,

@@ -184,7 +184,8 @@ const DEVICES = ['mobile', 'web', 'tv'] as const;
  * Eddy's seeded synthetic interaction stream: the initial catalog (one `upsert` per item, all
  * stamped `startTime`), then `events` clicks in non-decreasing event time, interleaved every six
  * simulated hours with catalog churn: ~0.1% of items retired (`available: false`) and as many new
- * items (tagged `new-release`) added. With the defaults, 300k clicks span about 16 days.
+ * items (tagged `new-release`, given a head start in popularity) added. With the defaults, 300k
+ * clicks span about 16 days.
  *
  * The hidden world, built once from `new Random(seed)`:
  * - categories with latent centres; items with a primary (sometimes a secondary) category, a
@@ -399,6 +400,8 @@ class SyntheticWorld {
   private readonly slotTitle: string[];
   private readonly slotTags: string[][];
   private readonly slotLatent: Float64Array;
+  private readonly slotRank: Int32Array;
+  private readonly rankSlot: Int32Array;
   private readonly slotLogPopularity: Float64Array;
   private readonly slotSuccessors: Int32Array;
   private readonly slotsByCategory: Int32Array[];
@@ -466,14 +469,16 @@ class SyntheticWorld {
     this.slotLogPopularity = new Float64Array(S);
     this.slotSuccessors = new Int32Array(S * SUCCESSORS_PER_ITEM);
     this.popularity = new AliasSampler(S);
-    const popularityRanks = this.shuffledRange(S);
+    this.slotRank = this.shuffledRange(S);
+    this.rankSlot = new Int32Array(S);
     const categoryMembers: number[][] = Array.from({ length: C }, () => []);
     for (let s = 0; s < S; s++) {
       // The first C items seed every category so none is empty when items >= categories.
       const primary = s < C ? s : this.sampleCategory();
       this.slotPrimary[s] = primary;
       categoryMembers[primary]!.push(s);
-      this.fillItem(s, s, primary, 1 / (popularityRanks[s]! + 1), []);
+      this.fillItem(s, s, primary, []);
+      this.setRank(s, this.slotRank[s]!);
     }
     this.nextItemNumber = S;
     this.popularity.rebuild();
@@ -720,22 +725,22 @@ class SyntheticWorld {
         slot = this.rng.int(this.slotCount);
       }
       yield { kind: 'item', event: this.itemEvent(slot, false, now) };
-      // New releases get a head start in popularity, so the cold-start items do get traffic.
-      const rank = Math.floor(this.slotCount * this.rng.next() ** 2);
-      this.fillItem(slot, this.nextItemNumber++, this.slotPrimary[slot]!, 1 / (rank + 1), ['new-release']);
+      this.fillItem(slot, this.nextItemNumber++, this.slotPrimary[slot]!, ['new-release']);
+      // New releases get a head start (a rank skewed to the top) so cold-start items do get
+      // traffic. The item that held that rank takes the retired item's, which keeps the ranks a
+      // permutation: popularity stays Zipf however long the stream runs, and old hits slowly fade.
+      const oldRank = this.slotRank[slot]!;
+      const newRank = Math.floor(this.slotCount * this.rng.next() ** 2);
+      const displaced = this.rankSlot[newRank]!;
+      if (displaced !== slot) this.setRank(displaced, oldRank);
+      this.setRank(slot, newRank);
       this.drawSuccessors(slot);
       yield { kind: 'item', event: this.itemEvent(slot, true, now) };
     }
     this.popularity.rebuild();
   }
 
-  private fillItem(
-    slot: number,
-    itemNumber: number,
-    primary: number,
-    popularity: number,
-    tags: string[],
-  ): void {
+  private fillItem(slot: number, itemNumber: number, primary: number, tags: string[]): void {
     const rng = this.rng;
     const D = LATENT_DIMENSION;
     this.slotItem[slot] = itemNumber;
@@ -754,8 +759,6 @@ class SyntheticWorld {
       this.slotLatent[slot * D + d] = v;
     }
     normalize(this.slotLatent, slot * D, D);
-    this.slotLogPopularity[slot] = Math.log(popularity);
-    this.popularity.weights[slot] = popularity;
 
     const adjective = rng.pick(ADJECTIVES);
     const noun = rng.pick(NOUNS);
@@ -774,6 +777,15 @@ class SyntheticWorld {
       if (!tags.includes(tag)) tags.push(tag);
     }
     this.slotTags[slot] = tags;
+  }
+
+  /** Zipf(1.0): the item at rank r (from 0) has base popularity 1 / (r + 1). */
+  private setRank(slot: number, rank: number): void {
+    this.slotRank[slot] = rank;
+    this.rankSlot[rank] = slot;
+    const popularity = 1 / (rank + 1);
+    this.slotLogPopularity[slot] = Math.log(popularity);
+    this.popularity.weights[slot] = popularity;
   }
 
   private drawSuccessors(slot: number): void {

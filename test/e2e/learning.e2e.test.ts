@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStateStore } from '../../streams/adapters/memory/memory-state-store.js';
+import { EddyModel } from '../../streams/model/eddy-model.js';
+import { toItemStateRecord } from '../../streams/model/item-state.js';
 import type { UserPreferences } from '../../streams/model/user-preferences.js';
 import { toUserStateRecord, userPreferencesSerde } from '../../streams/model/user-state-serde.js';
+import { restoreModel } from '../../streams/pipeline/restore.js';
 import { syntheticStream } from '../../streams/sources/synthetic.js';
-import { modelWith, readTopic, runPrefed, testOptions } from '../support/embedded-run.js';
+import { modelWith, runPrefed, testOptions } from '../support/embedded-run.js';
 
 const STREAM = { seed: 11, users: 400, items: 600, categories: 12, events: 30_000 } as const;
 const defaults = modelWith({});
@@ -38,20 +41,28 @@ test('the real pipeline learns: live hit rate after warm-up clearly beats popula
   assert.ok(learned.recentNdcg > baseline.recentNdcg);
 });
 
-test('user state restored from the changelog equals the live state', async () => {
+test('user and item state restored from the changelogs equal the live state', async () => {
   const eddy = await runPrefed(syntheticStream({ ...STREAM, events: 5_000 }), testOptions());
-  const restored = new MemoryStateStore<UserPreferences>({
-    name: 'restored',
-    changelogTopic: eddy.topics.userChangelog,
-    serde: userPreferencesSerde,
-  });
-  const changelog = await readTopic(eddy, eddy.topics.userChangelog);
-  assert.ok(changelog.length > 0);
-  restored.restore(changelog.map((r) => ({ key: r.key, value: r.value })));
-  assert.equal(restored.size, eddy.users.size);
+  const restored = new EddyModel(
+    eddy.model.config,
+    new MemoryStateStore<UserPreferences>({
+      name: 'restored',
+      changelogTopic: eddy.topics.userChangelog,
+      serde: userPreferencesSerde,
+    }),
+  );
+  const report = await restoreModel(restored, eddy.log, eddy.topics);
+  assert.ok(report.records > 0);
+  assert.equal(restored.users.size, eddy.users.size);
   for (const [userId, live] of eddy.users.entries()) {
-    const back = restored.get(userId);
+    const back = restored.users.get(userId);
     assert.ok(back, `user ${userId} restored`);
     assert.deepEqual(toUserStateRecord(back), toUserStateRecord(live));
   }
+  // The run ends with a final item checkpoint, so the restored item model is the live one.
+  assert.equal(restored.items.size, eddy.model.items.size);
+  for (const live of eddy.model.items.values()) {
+    assert.deepEqual(toItemStateRecord(restored, live.itemId), toItemStateRecord(eddy.model, live.itemId));
+  }
+  assert.equal(restored.streamTime, eddy.model.streamTime);
 });

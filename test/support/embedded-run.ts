@@ -53,5 +53,5 @@ export async function readTopic(eddy: EmbeddedEddy, topic: string): Promise<Sour
 
 export async function emittedLists(eddy: EmbeddedEddy): Promise<RecommendationList[]> {
   const records = await readTopic(eddy, eddy.topics.recommendations);
-  return records.map((r) => codecs.recommendationList.decode(r.value));
+  return records.map((r) => codecs.recommendationList.decode(r.value ?? new Uint8Array(0)));
 }

@@ -21,17 +21,6 @@ import type {
 import { type Clock, systemClock } from '../../util/clock.js';
 import { partitionForKey } from '../../util/murmur2.js';
 
-/**
- * The value a null-value record (tombstone) carries when read back. `SourceRecord.value` cannot be
- * null, so tombstones are told apart by identity with this shared empty array (see `isTombstone`);
- * a record appended with a genuinely empty value gets its own array and is not a tombstone.
- */
-export const TOMBSTONE: Uint8Array = new Uint8Array(0);
-
-export function isTombstone(record: SourceRecord): boolean {
-  return record.value === TOMBSTONE;
-}
-
 export interface InMemoryTopicSpec extends TopicSpec {
   /** Overrides the log-wide `retentionRecords` for this topic (`delete` topics only). */
   readonly retentionRecords?: number;
@@ -390,7 +379,7 @@ export class InMemoryLog implements LogReader {
       partition: log.partition,
       offset,
       key: record.key,
-      value: record.value ?? TOMBSTONE,
+      value: record.value,
       timestamp,
       headers: record.headers ?? EMPTY_HEADERS,
     };

@@ -1,0 +1,65 @@
+import { codecs } from '../codec/avro.js';
+import type { ItemStateRecord } from '../codec/state-records.js';
+import type { OutgoingRecord } from '../ports/event-log.js';
+import type { EddyModel } from './eddy-model.js';
+import { decayFactor } from './vector-math.js';
+
+/**
+ * The item model's changelog. Items are shared by every user partition, so their state is not
+ * committed with each batch (that would rewrite most of the catalog every few milliseconds) but
+ * checkpointed: every N batches, the items changed since the last checkpoint are written to a
+ * compacted topic. A restore therefore lands on the last checkpoint — the item model is learned
+ * state, where losing a few seconds of learning costs accuracy, not correctness — while user state
+ * is exact, committed with the offsets it reflects.
+ */
+export function toItemStateRecord(model: EddyModel, itemId: string): ItemStateRecord | null {
+  const item = model.items.get(itemId);
+  if (!item) return null;
+  const now = model.streamTime;
+  const edges = model.coVisitation.neighboursOf(itemId);
+  const neighbours = edges
+    ? [...edges.entries()]
+        .map(([neighbourId, edge]) => ({
+          itemId: neighbourId,
+          weight: edge.weight * decayFactor(now - edge.time, model.config.coVisitation.halfLifeMs),
+        }))
+        .sort((a, b) => b.weight - a.weight || (a.itemId < b.itemId ? -1 : 1))
+    : [];
+  return {
+    itemId,
+    title: item.title,
+    categories: [...item.categories],
+    available: item.available,
+    contentVector: item.contentVector ? Array.from(item.contentVector) : null,
+    embedding: Array.from(item.embedding),
+    context: Array.from(item.context),
+    interactions: item.interactions,
+    popularity: model.trending.rawScore(itemId),
+    popularityTime: model.trending.reference,
+    neighbours,
+    neighboursTime: neighbours.length > 0 ? now : 0,
+  };
+}
+
+export function restoreItemState(model: EddyModel, record: ItemStateRecord): void {
+  const item = model.items.ensure(record.itemId);
+  item.title = record.title;
+  item.categories = [...record.categories];
+  item.available = record.available;
+  item.contentVector = record.contentVector ? Float32Array.from(record.contentVector) : null;
+  item.embedding.set(record.embedding);
+  item.context.set(record.context);
+  item.interactions = record.interactions;
+  model.trending.restore(record.itemId, record.popularity, record.popularityTime);
+  model.coVisitation.restoreNeighbours(record.itemId, record.neighbours, record.neighboursTime);
+}
+
+/** Changelog records (latest state, or a tombstone for removed items) for every item changed since the last call. */
+export function itemCheckpoint(model: EddyModel, topic: string): OutgoingRecord[] {
+  const records: OutgoingRecord[] = [];
+  for (const itemId of model.items.takeChanged()) {
+    const record = toItemStateRecord(model, itemId);
+    records.push({ topic, key: itemId, value: record ? codecs.itemState.encode(record) : null });
+  }
+  return records;
+}
