@@ -36,7 +36,7 @@ export interface PipelineDependencies {
   readonly observer: PipelineObserver;
   readonly modelVersion: string;
   readonly userRefreshBatch?: number;
-  readonly itemCheckpointEveryBatches?: number;
+  readonly itemCheckpointEveryEvents?: number;
   /** Rebuilds user and item state from their changelogs before processing (see restore.ts). */
   readonly changelogs?: LogReader;
   /**
@@ -79,7 +79,7 @@ export class EddyPipeline {
       clock: deps.clock,
       modelVersion: deps.modelVersion,
       userRefreshBatch: deps.userRefreshBatch ?? 256,
-      itemCheckpointEveryBatches: deps.itemCheckpointEveryBatches ?? 50,
+      itemCheckpointEveryEvents: deps.itemCheckpointEveryEvents ?? 20_000,
       observer: deps.observer,
       userVectors: new UserVectorBuffer(deps.vectorStore, deps.collections.users),
     };

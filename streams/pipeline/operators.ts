@@ -156,7 +156,7 @@ export function recommendLists(ctx: PipelineContext): OperatorFunction<LearnedBa
  * commit unit (a transaction on Kafka); only then does the source get to fetch this partition again.
  */
 export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatch, CommittedBatch> {
-  let batchesSinceCheckpoint = 0;
+  let recordsSinceCheckpoint = 0;
   return concatMap(async (listed) => {
     const started = performance.now();
     const { batch } = listed;
@@ -184,8 +184,9 @@ export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatc
       });
     }
     for (const change of ctx.model.users.flushChangelog()) records.push(change);
-    if (++batchesSinceCheckpoint >= ctx.itemCheckpointEveryBatches) {
-      batchesSinceCheckpoint = 0;
+    recordsSinceCheckpoint += batch.records.length;
+    if (recordsSinceCheckpoint >= ctx.itemCheckpointEveryEvents) {
+      recordsSinceCheckpoint = 0;
       for (const change of itemCheckpoint(ctx.model, ctx.topics.itemChangelog)) records.push(change);
     }
     const offsets: TopicPartitionOffset[] = [];

@@ -38,8 +38,8 @@ export interface PipelineContext {
   readonly modelVersion: string;
   /** User vectors are written in batches of this many users (coalesced per user). */
   readonly userRefreshBatch: number;
-  /** The item model is checkpointed to its changelog every this many batches (see item-state.ts). */
-  readonly itemCheckpointEveryBatches: number;
+  /** The item model is checkpointed to its changelog every this many input records (see item-state.ts). */
+  readonly itemCheckpointEveryEvents: number;
   readonly observer: PipelineObserver;
   readonly userVectors: UserVectorBuffer;
 }
