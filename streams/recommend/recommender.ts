@@ -54,17 +54,22 @@ export class Recommender {
     this.itemScratch = new Float32Array(d);
   }
 
-  async recommend(users: readonly UserPreferences[]): Promise<RecommendedItem[][]> {
-    const { queries, owners } = this.buildQueries(users);
+  /** Lists for `users`, `listSize` items each (default: the configured K). */
+  async recommend(users: readonly UserPreferences[], listSize?: number): Promise<RecommendedItem[][]> {
+    const { queries, owners } = this.buildQueries(users, listSize);
     const results =
       queries.length > 0 ? await this.vectorStore.queryBatch(this.itemsCollection, queries) : [];
     const perUser: ScoredPoint[][][] = users.map(() => []);
     for (let q = 0; q < results.length; q++) perUser[owners[q]!]!.push(results[q]!);
-    return users.map((user, u) => this.rank(user, perUser[u]!));
+    return users.map((user, u) => this.rank(user, perUser[u]!, listSize));
   }
 
-  buildQueries(users: readonly UserPreferences[]): { queries: VectorQuery[]; owners: number[] } {
-    const { vectorCandidates } = this.model.config.retrieval;
+  buildQueries(
+    users: readonly UserPreferences[],
+    listSize = this.model.config.ranking.listSize,
+  ): { queries: VectorQuery[]; owners: number[] } {
+    // Never retrieve fewer candidates than the list needs.
+    const vectorCandidates = Math.max(this.model.config.retrieval.vectorCandidates, listSize);
     const excludeSeen = this.model.config.ranking.excludeSeen;
     const queries: VectorQuery[] = [];
     const owners: number[] = [];
@@ -87,10 +92,14 @@ export class Recommender {
   }
 
   /** Scores and diversifies one user's candidates. Synchronous and deterministic given the model state. */
-  rank(user: UserPreferences, vectorResults: readonly ScoredPoint[][]): RecommendedItem[] {
+  rank(
+    user: UserPreferences,
+    vectorResults: readonly ScoredPoint[][],
+    listSize = this.model.config.ranking.listSize,
+  ): RecommendedItem[] {
     const candidates = this.gatherCandidates(user, vectorResults);
     this.score(user, candidates);
-    const { listSize, diversityLambda, diversityPool } = this.model.config.ranking;
+    const { diversityLambda, diversityPool } = this.model.config.ranking;
     const picked = diversify(
       candidates.values(),
       {
