@@ -125,6 +125,8 @@ function openStream(settings: EddySettings): Iterable<StreamEvent> {
     users: settings.users,
     items: settings.items,
     events: settings.events === 0 ? Number.POSITIVE_INFINITY : settings.events,
+    // Catalog items carry content vectors, as a production catalog with text embeddings would: cold start.
+    contentVectorDimension: settings.dimension,
   });
 }
 
