@@ -1,5 +1,5 @@
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/model-config.js';
-import { decimal, duration, flag, integer, oneOf, type Setting, type SettingsOf, text } from './settings.js';
+import { decimal, duration, flag, formatDuration, integer, oneOf, type Setting, type SettingsOf, text } from './settings.js';
 
 function setting<T>(s: Setting<T>): Setting<T> {
   return s;
@@ -96,6 +96,7 @@ export const EDDY_SETTINGS = {
     description: 'window in which one user’s burst of events yields a single list',
     expected: 'a duration such as 20ms or 1s',
     parse: duration,
+    show: formatDuration,
     default: 20,
   }),
   dimension: setting({
@@ -120,6 +121,7 @@ export const EDDY_SETTINGS = {
     description: 'half-life of the long-term interest vector',
     expected: 'a duration such as 30d',
     parse: duration,
+    show: formatDuration,
     default: m.longTermHalfLifeMs,
   }),
   shortTermHalfLife: setting({
@@ -128,6 +130,7 @@ export const EDDY_SETTINGS = {
     description: 'half-life of the short-term interest vector',
     expected: 'a duration such as 2h',
     parse: duration,
+    show: formatDuration,
     default: m.shortTermHalfLifeMs,
   }),
   diversity: setting({
@@ -144,6 +147,7 @@ export const EDDY_SETTINGS = {
     description: 'interval of the progress summary',
     expected: 'a duration such as 5s',
     parse: duration,
+    show: formatDuration,
     default: 5_000,
   }),
   examples: setting({

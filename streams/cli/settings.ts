@@ -15,6 +15,8 @@ export interface Setting<T> {
   readonly parse: (raw: string) => T | undefined;
   readonly default: T;
   readonly boolean?: boolean;
+  /** How the default is shown in --help, in the same form the parser accepts. */
+  show?(value: T): string;
 }
 
 export type SettingsTable = Readonly<Record<string, Setting<unknown>>>;
@@ -52,6 +54,15 @@ export function flag(raw: string): boolean | undefined {
 
 const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 };
 
+/** Milliseconds → the largest whole unit the duration parser accepts back ("30d", "2h", "20ms"). */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    const size = DURATION_UNITS[unit]!;
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
 /** Durations like "250ms", "30s", "2h", "30d" → milliseconds. */
 export function duration(raw: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(raw.trim());
@@ -80,7 +91,7 @@ export function parseSettings<S extends SettingsTable>(
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: joinValues(argv, options), options, strict: true, allowPositionals: false });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     throw new ConfigError('command line', 'the flags listed by --help', message);
@@ -103,11 +114,28 @@ export function parseSettings<S extends SettingsTable>(
   return { values: values as SettingsOf<S>, help: parsed.values.help === true };
 }
 
+/**
+ * `--events -5` → `--events=-5`: parseArgs refuses a value that starts with a dash as ambiguous,
+ * which would hide the real problem (a negative number) behind a parser message.
+ */
+function joinValues(argv: readonly string[], options: Readonly<Record<string, { type: string }>>): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : null;
+    if (name !== null && options[name]?.type === 'string' && i + 1 < argv.length) {
+      args.push(`${arg}=${argv[++i]}`);
+    } else args.push(arg);
+  }
+  return args;
+}
+
 export function formatHelp(usage: string, summary: string, table: SettingsTable): string {
   const rows = Object.values(table).map((s) => {
     const left = `  --${s.flag}${s.boolean ? '' : ' <value>'}`;
-    const def = s.default === undefined || s.default === null ? '' : ` (default: ${String(s.default)})`;
+    const shown = s.show ? s.show(s.default) : String(s.default);
+    const def = s.default === undefined || s.default === null ? '' : ` (default: ${shown})`;
     return `${left.padEnd(34)}${s.description}${def}\n${''.padEnd(34)}${s.env}; ${s.expected}`;
   });
-  return `${usage}\n\n${summary}\n\nOptions (flag, then environment variable):\n${rows.join('\n')}\n  --help${''.padEnd(28)}show this help\n`;
+  return `${usage}\n\n${summary}\n\nOptions (flag, then environment variable):\n${rows.join('\n')}\n  --help${''.padEnd(26)}show this help\n`;
 }

@@ -141,7 +141,10 @@ export class RunStats implements PipelineObserver {
     const intervalSeconds = (now - this.lastSummaryAt) / 1000;
     let available = 0;
     for (const item of this.model.items.values()) if (item.available) available++;
-    const coverage = available > 0 ? this.recommendedSinceSummary.size / available : 0;
+    // Only items still available count: ones retired since they were recommended would push it over 1.
+    let covered = 0;
+    for (const itemId of this.recommendedSinceSummary) if (this.model.items.get(itemId)?.available) covered++;
+    const coverage = available > 0 ? covered / available : 0;
     this.metrics?.catalogCoverage.set(coverage);
     const [p50, p95, p99] = this.latency.percentiles(50, 95, 99);
     const [f50, f99] = this.freshness.percentiles(50, 99);

@@ -93,7 +93,8 @@ export function startEddy(args: readonly string[], env: Readonly<Record<string, 
     closed = true;
   });
 
-  const describe = (): string => `eddy ${args.join(' ')}\n--- stderr ---\n${stderr}\n--- stdout ---\n${stdout}`;
+  const describe = (): string =>
+    `eddy ${args.join(' ')}\n--- stderr ---\n${stderr}\n--- stdout ---\n${stdout}`;
 
   return {
     child,
@@ -201,7 +202,8 @@ export function parseLogLine(line: string): LogLine {
 /** The port of the metrics URL in the "eddy started" log line. */
 export function metricsPort(started: LogLine): number {
   const url = started.metrics;
-  if (typeof url !== 'string') throw new Error(`"eddy started" has no metrics URL: ${JSON.stringify(started)}`);
+  if (typeof url !== 'string')
+    throw new Error(`"eddy started" has no metrics URL: ${JSON.stringify(started)}`);
   const port = Number(new URL(url).port);
   if (!Number.isInteger(port) || port <= 0) throw new Error(`no port in metrics URL ${url}`);
   return port;
