@@ -1,5 +1,15 @@
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/model-config.js';
-import { decimal, duration, flag, formatDuration, integer, oneOf, type Setting, type SettingsOf, text } from './settings.js';
+import {
+  decimal,
+  duration,
+  flag,
+  formatDuration,
+  integer,
+  oneOf,
+  type Setting,
+  type SettingsOf,
+  text,
+} from './settings.js';
 
 function setting<T>(s: Setting<T>): Setting<T> {
   return s;
