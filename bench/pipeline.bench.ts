@@ -18,7 +18,8 @@
  */
 
 import { existsSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { InMemoryLog } from '../streams/adapters/memory/in-memory-log.js';
@@ -113,14 +114,28 @@ interface Sample extends Measured {
   readonly listsPerSecond: number | null;
   readonly rssStartMb: number;
   readonly rssPeakMb: number;
+  /**
+   * Heap and external (Buffer) memory after a full GC while the variant's state (log, model,
+   * pipeline) is still reachable: what a finished run holds. The log's record bytes are external.
+   */
+  readonly liveHeapMb: number;
+  readonly liveExternalMb: number;
+  /** Heap, external memory and RSS after a full GC once that state is unreachable. */
   readonly heapAfterGcMb: number;
+  readonly externalAfterGcMb: number;
   readonly rssAfterGcMb: number;
+}
+
+/** A round's figures plus the state it built, kept reachable until its live size is measured. */
+interface Outcome {
+  readonly measured: Measured;
+  readonly state: unknown;
 }
 
 interface Variant {
   readonly id: VariantId;
   readonly name: string;
-  run(input: BenchInput, settings: Settings, sampler: RssSampler): Promise<Measured>;
+  run(input: BenchInput, settings: Settings, sampler: RssSampler): Promise<Outcome>;
 }
 
 const TOPICS = topicNames();
@@ -203,7 +218,7 @@ const logAndDecode: Variant = {
     const notes: string[] = [];
     if (decoded !== input.records.length) notes.push(`decoded ${decoded} of ${input.records.length} records`);
     if (!Number.isFinite(checksum)) notes.push('checksum is not finite');
-    return { elapsedMs, events: decoded, lists: null, latencyMs: null, notes };
+    return { measured: { elapsedMs, events: decoded, lists: null, latencyMs: null, notes }, state: log };
   },
 };
 
@@ -229,7 +244,10 @@ const modelOnly: Variant = {
     }
     const elapsedMs = performance.now() - started;
     const notes = model.users.size === 0 && input.clicks > 0 ? ['no user state after the run'] : [];
-    return { elapsedMs, events: events.length, lists: null, latencyMs: null, notes };
+    return {
+      measured: { elapsedMs, events: events.length, lists: null, latencyMs: null, notes },
+      state: model,
+    };
   },
 };
 
@@ -257,7 +275,10 @@ function fullPipeline(id: VariantId, name: string, batchSizeOf: (settings: Setti
         notes.push(`processed ${processed} of ${input.records.length} records`);
       }
       if (s.deadLetters > 0) notes.push(`${s.deadLetters} dead letters`);
-      return { elapsedMs, events: processed, lists: s.lists, latencyMs: s.latencyMs, notes };
+      return {
+        measured: { elapsedMs, events: processed, lists: s.lists, latencyMs: s.latencyMs, notes },
+        state: eddy,
+      };
     },
   };
 }
@@ -368,7 +389,8 @@ function loadInput(settings: Settings): BenchInput | { skipped: string } {
     for (const event of data.clicks) yield { kind: 'click', event };
   })();
   const maxClicks = settings.events ?? Number.POSITIVE_INFINITY;
-  const input = encodeAll(`${data.format} at ${settings.path}`, stream, maxClicks);
+  const shown = relative(process.cwd(), settings.path) || '.';
+  const input = encodeAll(`${data.format} at ${shown}`, stream, maxClicks);
   return { ...input, label: `${input.label} (${formatCount(input.clicks)} ratings)` };
 }
 
@@ -386,6 +408,32 @@ function roundOrder(variants: readonly VariantId[], round: number): VariantId[] 
   return [...variants.slice(k), ...variants.slice(0, k)];
 }
 
+/** One variant once: its figures, peak RSS and live heap (its state is dropped when this returns). */
+async function measureOnce(
+  variant: Variant,
+  input: BenchInput,
+  settings: Settings,
+  gc: (() => void) | null,
+): Promise<{
+  measured: Measured;
+  rssStart: number;
+  rssPeak: number;
+  liveHeap: number;
+  liveExternal: number;
+}> {
+  gc?.();
+  const sampler = new RssSampler();
+  const outcome = await variant.run(input, settings, sampler);
+  const rssPeak = sampler.stop();
+  gc?.();
+  const live = process.memoryUsage();
+  const liveHeap = gc === null ? Number.NaN : live.heapUsed;
+  const liveExternal = gc === null ? Number.NaN : live.external;
+  // A separate function on purpose: an async function's suspended frame can keep an awaited value
+  // alive after the variable holding it is cleared, so the state is only released by returning.
+  return { measured: outcome.measured, rssStart: sampler.startBytes, rssPeak, liveHeap, liveExternal };
+}
+
 async function runAll(input: BenchInput, settings: Settings): Promise<VariantResult[]> {
   const gc = garbageCollector();
   if (gc === null) progress('note: no garbage collector access; variants start from an unsettled heap');
@@ -395,10 +443,12 @@ async function runAll(input: BenchInput, settings: Settings): Promise<VariantRes
   for (let round = 0; round < settings.repeat; round++) {
     for (const id of roundOrder(settings.variants, round)) {
       const variant = VARIANTS[id];
-      gc?.();
-      const sampler = new RssSampler();
-      const measured = await variant.run(input, settings, sampler);
-      const peak = sampler.stop();
+      const { measured, rssStart, rssPeak, liveHeap, liveExternal } = await measureOnce(
+        variant,
+        input,
+        settings,
+        gc,
+      );
       gc?.();
       const memory = process.memoryUsage();
       const seconds = measured.elapsedMs / 1000;
@@ -407,9 +457,12 @@ async function runAll(input: BenchInput, settings: Settings): Promise<VariantRes
         round: round + 1,
         eventsPerSecond: measured.events / seconds,
         listsPerSecond: measured.lists === null ? null : measured.lists / seconds,
-        rssStartMb: sampler.startBytes / MB,
-        rssPeakMb: peak / MB,
+        rssStartMb: rssStart / MB,
+        rssPeakMb: rssPeak / MB,
+        liveHeapMb: liveHeap / MB,
+        liveExternalMb: liveExternal / MB,
         heapAfterGcMb: memory.heapUsed / MB,
+        externalAfterGcMb: memory.external / MB,
         rssAfterGcMb: memory.rss / MB,
       };
       results.get(id)!.samples.push(sample);
@@ -421,6 +474,7 @@ async function runAll(input: BenchInput, settings: Settings): Promise<VariantRes
       progress(
         `[round ${round + 1}/${settings.repeat}] ${id} ${variant.name}: ${formatCount(sample.eventsPerSecond)} events/s` +
           `${lists}${latency} (${formatFixed(seconds, 2)} s), peak RSS ${formatFixed(sample.rssPeakMb, 0)} MB, ` +
+          `live heap ${formatFixed(sample.liveHeapMb, 1)} MB + external ${formatFixed(sample.liveExternalMb, 1)} MB, ` +
           `heap after GC ${formatFixed(sample.heapAfterGcMb, 1)} MB` +
           (sample.notes.length > 0 ? ` — ${sample.notes.join('; ')}` : ''),
       );
@@ -477,15 +531,25 @@ function report(input: BenchInput, settings: Settings, results: readonly Variant
   const summaries = results.map((r) => summarise(input, r, results));
   const count = (v: number): string => formatCount(v);
   const ms = (v: number): string => formatFixed(v, 2);
-  const ratio = (v: number): string => formatFixed(v, 3);
+  const ratio = (v: number): string => (Number.isFinite(v) ? v.toPrecision(3) : '–');
   const mb = (v: number): string => formatFixed(v, 0);
   const throughput = markdownTable(
-    ['variant', 'events/s', '× A', 'lists/s', 'latency p50 ms', 'latency p99 ms', 'peak RSS MB'],
+    [
+      'variant',
+      'events/s',
+      '× A',
+      'lists/s',
+      'lists/click',
+      'latency p50 ms',
+      'latency p99 ms',
+      'peak RSS MB',
+    ],
     summaries.map((s) => [
       `${s.id} ${s.name}`,
       formatSpread(s.eventsPerSecond, count),
       formatSpread(s.ratioToA, ratio),
       formatSpread(s.listsPerSecond, count),
+      s.listsPerClick === null ? '–' : formatFixed(s.listsPerClick, 3),
       formatSpread(s.latencyP50Ms, ms),
       formatSpread(s.latencyP99Ms, ms),
       formatSpread(s.rssPeakMb, mb),
@@ -494,13 +558,14 @@ function report(input: BenchInput, settings: Settings, results: readonly Variant
   const perRound = (r: VariantResult, f: (s: Sample) => number, digits: number): string =>
     r.samples.map((s) => formatFixed(f(s), digits)).join(' → ');
   const memory = markdownTable(
-    ['variant', 'RSS at start MB', 'peak RSS MB', 'heap after GC MB', 'lists per click'],
-    results.map((r, i) => [
+    ['variant', 'RSS at start MB', 'peak RSS MB', 'live heap MB', 'live external MB', 'heap after GC MB'],
+    results.map((r) => [
       `${r.id} ${r.name}`,
       perRound(r, (s) => s.rssStartMb, 0),
       perRound(r, (s) => s.rssPeakMb, 0),
+      perRound(r, (s) => s.liveHeapMb, 1),
+      perRound(r, (s) => s.liveExternalMb, 1),
       perRound(r, (s) => s.heapAfterGcMb, 1),
-      summaries[i]!.listsPerClick === null ? '–' : formatFixed(summaries[i]!.listsPerClick!, 3),
     ]),
   );
   const notes = results.flatMap((r) =>
@@ -510,13 +575,14 @@ function report(input: BenchInput, settings: Settings, results: readonly Variant
     `input: ${input.label}: ${count(input.records.length)} records (${count(input.items)} catalog, ${count(input.clicks)} clicks)`,
     `partitions ${settings.partitions}, batch size ${settings.batchSize} (D: 1), ${settings.repeat} rounds, ` +
       `default model config (dimension ${MODEL.dimension}, list size ${MODEL.ranking.listSize}); ` +
-      `node ${process.version}, ${process.platform}/${process.arch}`,
+      `node ${process.version}, ${process.platform}/${process.arch}, ${availableParallelism()} CPUs`,
     '',
     'median [min–max] over rounds; × A is the per-round ratio to A',
     '',
     throughput,
     '',
-    'memory per round, in run order',
+    'memory per round, in run order (live: after a full GC with the run’s log, model and pipeline still',
+    'reachable; heap after GC: once released, the baseline the next variant starts from)',
     '',
     memory,
     ...(notes.length > 0 ? ['', 'anomalies:', ...notes] : []),

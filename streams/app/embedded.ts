@@ -8,13 +8,15 @@ import { EddyModel } from '../model/eddy-model.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { UserPreferences } from '../model/user-preferences.js';
 import { userPreferencesSerde } from '../model/user-state-serde.js';
-import type { EddyMetrics } from '../observe/metrics.js';
+import { instrumentVectorStore } from '../observe/instrumented-vector-store.js';
+import type { EddyMetrics, PartitionLag } from '../observe/metrics.js';
 import { RunStats } from '../observe/run-stats.js';
 import { EddyPipeline } from '../pipeline/eddy-pipeline.js';
 import { combineObservers, type PipelineObserver } from '../pipeline/pipeline-observer.js';
 import type { RestoreReport } from '../pipeline/restore.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
 import type { OutgoingRecord } from '../ports/event-log.js';
+import type { VectorStore } from '../ports/vector-store.js';
 import type { StreamEvent } from '../sources/stream-event.js';
 import { type Clock, systemClock } from '../util/clock.js';
 
@@ -32,6 +34,8 @@ export interface EmbeddedOptions {
   readonly metrics?: EddyMetrics | null;
   readonly observers?: readonly PipelineObserver[];
   readonly validation?: Partial<ValidationLimits>;
+  /** Replaces the in-process exact index (e.g. with Qdrant); the pipeline is the same either way. */
+  readonly vectorStore?: VectorStore;
 }
 
 /**
@@ -40,7 +44,7 @@ export interface EmbeddedOptions {
  */
 export class EmbeddedEddy {
   readonly log: InMemoryLog;
-  readonly vectorStore = new ExactVectorIndex();
+  readonly vectorStore: VectorStore;
   readonly model: EddyModel;
   readonly users: MemoryStateStore<UserPreferences>;
   readonly topics: TopicNames;
@@ -54,6 +58,7 @@ export class EmbeddedEddy {
     this.topics = options.topics ?? topicNames();
     this.groupId = options.groupId ?? 'eddy';
     this.log = new InMemoryLog({ clock });
+    this.vectorStore = options.vectorStore ?? new ExactVectorIndex();
     const p = options.partitions;
     this.log.createTopics([
       { name: this.topics.clicks, partitions: p },
@@ -77,10 +82,19 @@ export class EmbeddedEddy {
       lingerMs: options.lingerMs,
       follow: true,
     });
+    const metrics = options.metrics ?? null;
+    // A given store (Qdrant) times its own requests and reports its own breaker; the in-process
+    // index does neither, and cannot become unreachable, so its breaker is always closed.
+    const inProcessIndex = options.vectorStore === undefined;
+    if (metrics) {
+      metrics.consumerLagFrom(() => this.partitionLags());
+      if (inProcessIndex) metrics.setBreakerState('vector_store', 'closed');
+    }
     this.pipeline = new EddyPipeline({
       source: this.source,
       sink: this.log.sink(),
-      vectorStore: this.vectorStore,
+      vectorStore:
+        metrics && inProcessIndex ? instrumentVectorStore(this.vectorStore, metrics) : this.vectorStore,
       model: this.model,
       codecs: avroPipelineCodecs(options.model.dimension, options.validation),
       topics: this.topics,
@@ -103,6 +117,18 @@ export class EmbeddedEddy {
       }
     }
     return lag;
+  }
+
+  /** `lag()` per input partition. */
+  partitionLags(): PartitionLag[] {
+    const lags: PartitionLag[] = [];
+    for (const topic of [this.topics.items, this.topics.clicks]) {
+      for (let partition = 0; partition < this.options.partitions; partition++) {
+        const committed = this.log.committed(this.groupId, topic, partition) ?? 0;
+        lags.push({ topic, partition, lag: this.log.endOffset(topic, partition) - committed });
+      }
+    }
+    return lags;
   }
 
   /**

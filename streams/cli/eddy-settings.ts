@@ -1,4 +1,5 @@
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/model-config.js';
+import { KAFKA_CONNECTION_SETTINGS, KAFKA_EDDY_SETTINGS } from './kafka-settings.js';
 import {
   decimal,
   duration,
@@ -87,7 +88,7 @@ export const EDDY_SETTINGS = {
   partitions: setting({
     flag: 'partitions',
     env: 'EDDY_PARTITIONS',
-    description: 'partitions of the in-process topics',
+    description: 'partitions of the topics (in-process; on Kafka, of the topics Eddy creates)',
     expected: 'an integer 1–256',
     parse: integer(1, 256),
     default: 4,
@@ -184,6 +185,8 @@ export const EDDY_SETTINGS = {
     parse: oneOf('debug', 'info', 'warn', 'error'),
     default: 'info' as 'debug' | 'info' | 'warn' | 'error',
   }),
+  ...KAFKA_CONNECTION_SETTINGS,
+  ...KAFKA_EDDY_SETTINGS,
 };
 
 export type EddySettings = SettingsOf<typeof EDDY_SETTINGS>;

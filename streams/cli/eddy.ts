@@ -9,13 +9,17 @@ import type { RunSummary } from '../observe/run-stats.js';
 import { DatasetError, movieLensStream } from '../sources/movielens.js';
 import type { StreamEvent } from '../sources/stream-event.js';
 import { syntheticStream } from '../sources/synthetic.js';
+import { runKafkaMode } from './eddy-kafka.js';
 import { EDDY_SETTINGS, type EddySettings, modelConfigFrom } from './eddy-settings.js';
 import { formatHelp, parseSettings } from './settings.js';
 
 const USAGE = 'Usage: npm start -- [options]    (or: node dist/streams/cli/eddy.js [options])';
 const SUMMARY = `Runs Eddy's streaming recommender embedded: an in-process log and vector index, no services needed.
 Replays a seeded synthetic stream (default) or MovieLens, prints progress and example lists,
-and serves Prometheus metrics and health checks over HTTP.`;
+and serves Prometheus metrics and health checks over HTTP.
+With --kafka-brokers (KAFKA_BROKERS) it runs in production mode instead: it consumes the clicks and
+items topics until stopped and writes lists, dead letters and state changelogs to Kafka
+(feed the topics with: node dist/streams/cli/produce.js --help).`;
 
 async function main(argv: readonly string[]): Promise<number> {
   let settings: EddySettings;
@@ -38,6 +42,13 @@ async function main(argv: readonly string[]): Promise<number> {
     settings.logFormat === 'auto' ? (process.stderr.isTTY ? 'pretty' : 'json') : settings.logFormat;
   const logger = createLogger({ level: settings.logLevel, format });
 
+  if (settings.kafkaBrokers !== null) {
+    return runKafkaMode(settings, logger, {
+      onSignals: (stop) => handleSignals(logger, stop),
+      logSummary: (summary, phase) => logSummary(logger, summary, phase),
+    });
+  }
+
   let stream: Iterable<StreamEvent>;
   try {
     stream = openStream(settings);
@@ -59,10 +70,9 @@ async function main(argv: readonly string[]): Promise<number> {
     metrics,
   });
   let ready = false;
-  const http = await startHttpServer(settings.httpPort, metrics.registry, {
-    live: () => true,
-    ready: () => ready,
-  });
+  const health = { live: () => true, ready: () => ready };
+  metrics.readinessFrom(health.ready);
+  const http = await startHttpServer(settings.httpPort, metrics.registry, health);
   logger.info('eddy started', {
     mode: 'embedded',
     dataset: settings.dataset,
@@ -72,18 +82,7 @@ async function main(argv: readonly string[]): Promise<number> {
   });
 
   const abort = new AbortController();
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    signals++;
-    if (signals > 1) {
-      logger.warn('second signal: exiting immediately', { signal });
-      process.exit(130);
-    }
-    logger.info('stopping: finishing the batch in flight and committing', { signal });
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  handleSignals(logger, () => abort.abort());
 
   const ticker = setInterval(
     () => logSummary(logger, eddy.stats.summary(), 'progress'),
@@ -116,6 +115,22 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   await http.close();
   return 0;
+}
+
+/** The first SIGINT/SIGTERM stops gracefully (finish and commit the batch in flight); a second exits at once. */
+function handleSignals(logger: Logger, stop: () => void): void {
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn('second signal: exiting immediately', { signal });
+      process.exit(130);
+    }
+    logger.info('stopping: finishing the batch in flight and committing', { signal });
+    stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 function openStream(settings: EddySettings): Iterable<StreamEvent> {

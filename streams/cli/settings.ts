@@ -134,7 +134,9 @@ export function formatHelp(usage: string, summary: string, table: SettingsTable)
   const rows = Object.values(table).map((s) => {
     const left = `  --${s.flag}${s.boolean ? '' : ' <value>'}`;
     const shown = s.show ? s.show(s.default) : String(s.default);
-    const def = s.default === undefined || s.default === null ? '' : ` (default: ${shown})`;
+    // An unset-by-default setting shows its default only when it says how (e.g. "none").
+    const unset = s.default === undefined || (s.default === null && !s.show);
+    const def = unset ? '' : ` (default: ${shown})`;
     return `${left.padEnd(34)}${s.description}${def}\n${''.padEnd(34)}${s.env}; ${s.expected}`;
   });
   return `${usage}\n\n${summary}\n\nOptions (flag, then environment variable):\n${rows.join('\n')}\n  --help${''.padEnd(26)}show this help\n`;

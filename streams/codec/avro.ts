@@ -1,6 +1,9 @@
 /**
  * Eddy's wire codec: Avro single-object encoding (spec §"Single object encoding") for every record
  * Eddy writes, and a decoder that also accepts older writers' records and JSON from ad-hoc producers.
+ * With a schema registry, records may instead use the Confluent wire format (magic 0, schema id);
+ * the registry's schemas are fetched asynchronously by the Kafka adapter and handed to the codec
+ * (`addRegistryWriter`), so decoding stays synchronous.
  *
  * Schemas are read from `schemas/*.avsc` (current) and `schemas/history/*.avsc` (older writers) once,
  * at module load, so the hot path never parses a schema or builds a resolver.
@@ -454,6 +457,7 @@ const MARKER_0 = 0xc3;
 const MARKER_1 = 0x01;
 const HEADER_SIZE = 10;
 const CONFLUENT_HEADER_SIZE = 5;
+const CONFLUENT_MAGIC = 0x00;
 
 let scratch = Buffer.allocUnsafe(64 * 1024);
 
@@ -472,19 +476,36 @@ export function encodeSingleObject(type: AvroType, value: unknown): Buffer {
 }
 
 function writeSingleObject(type: AvroType, fingerprint: bigint, value: unknown): Buffer {
+  return writeFramed(type, HEADER_SIZE, value, (target) => writeHeader(target, fingerprint));
+}
+
+/** Confluent wire format: magic byte 0, the registry's schema id (big-endian int32), the Avro body. */
+function writeConfluent(type: AvroType, schemaId: number, value: unknown): Buffer {
+  return writeFramed(type, CONFLUENT_HEADER_SIZE, value, (target) => {
+    target[0] = CONFLUENT_MAGIC;
+    target.writeInt32BE(schemaId, 1);
+  });
+}
+
+function writeFramed(
+  type: AvroType,
+  headerSize: number,
+  value: unknown,
+  writeFrame: (target: Buffer) => void,
+): Buffer {
   // Encoding into a reused scratch buffer and copying once beats avsc's toBuffer + concat.
   for (;;) {
     let end: number;
     try {
-      end = type.encode(value, scratch, HEADER_SIZE);
+      end = type.encode(value, scratch, headerSize);
     } catch {
       throw describeInvalid(type, value);
     }
     if (end < 0) {
-      scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end + HEADER_SIZE));
+      scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end + headerSize));
       continue;
     }
-    writeHeader(scratch, fingerprint);
+    writeFrame(scratch);
     const out = Buffer.allocUnsafe(end);
     scratch.copy(out, 0, 0, end);
     return out;
@@ -599,6 +620,8 @@ export class AvroCodec<T> {
   /** Writers by the low 32 bits of their fingerprint: a lookup without allocating a BigInt. */
   private readonly writers = new Map<number, Writer[]>();
   private readonly byVersion = new Map<string, Writer>();
+  /** Writers of Confluent-framed records, by schema-registry id (see `addRegistryWriter`). */
+  private readonly registryWriters = new Map<number, Writer>();
 
   constructor(schemaName: SchemaName) {
     const current = CURRENT[schemaName];
@@ -627,8 +650,30 @@ export class AvroCodec<T> {
     return this.register(version, type, fingerprint64(canonicalForm(type))).fingerprint;
   }
 
+  /**
+   * Makes Confluent-framed records carrying registry id `schemaId` decode with `schema` as their
+   * writer (resolved into the current shape). Registry ids are only meaningful for one registry, so
+   * a codec serving a registry should be a fresh one (`createCodec`), not the shared `codecs`.
+   * Throws InvalidRecordError('wrong_schema') when the current schema cannot read `schema`.
+   */
+  addRegistryWriter(schemaId: number, schema: AvroTypeSchema): void {
+    const type = parseSchema(schema);
+    const writer = this.register(`registry:${schemaId}`, type, fingerprint64(canonicalForm(type)));
+    this.registryWriters.set(schemaId, writer);
+  }
+
+  /** Whether Confluent-framed records with this registry id decode (see `addRegistryWriter`). */
+  hasRegistryWriter(schemaId: number): boolean {
+    return this.registryWriters.has(schemaId);
+  }
+
   encode(value: T): Buffer {
     return writeSingleObject(this.current.type, this.current.fingerprint, value);
+  }
+
+  /** Encodes with the current schema in the Confluent wire format, under its registry id. */
+  encodeConfluent(schemaId: number, value: T): Buffer {
+    return writeConfluent(this.current.type, schemaId, value);
   }
 
   /**
@@ -650,12 +695,8 @@ export class AvroCodec<T> {
     const first = bytes[0];
     if (first === undefined) throw new InvalidRecordError('not_avro', 'empty record');
     if (first === MARKER_0) return this.decodeSingleObject(bytes);
-    if (first === 0x00 && bytes.length >= CONFLUENT_HEADER_SIZE) {
-      throw new InvalidRecordError(
-        'unknown_schema',
-        'confluent wire format needs a schema registry (SCHEMA_REGISTRY_URL)',
-      );
-    }
+    if (first === CONFLUENT_MAGIC && bytes.length >= CONFLUENT_HEADER_SIZE)
+      return this.decodeConfluent(bytes);
     if (firstNonWhitespace(bytes) === 0x7b) return this.decodeJson(bytes);
     throw new InvalidRecordError(
       'not_avro',
@@ -679,9 +720,27 @@ export class AvroCodec<T> {
     const high = buf.readUInt32LE(6);
     let writer = this.current;
     if (writer.low !== low || writer.high !== high) writer = this.lookup(low, high);
+    return this.decodeBody(buf, HEADER_SIZE, writer);
+  }
 
+  private decodeConfluent(bytes: Uint8Array): T {
+    const buf = asBuffer(bytes);
+    const schemaId = buf.readInt32BE(1);
+    const writer = this.registryWriters.get(schemaId);
+    if (writer === undefined) {
+      throw new InvalidRecordError(
+        'unknown_schema',
+        this.registryWriters.size === 0
+          ? `confluent wire format (schema id ${schemaId}) needs a schema registry (SCHEMA_REGISTRY_URL)`
+          : `schema id ${schemaId} is not a ${this.fullName} schema resolved from the registry`,
+      );
+    }
+    return this.decodeBody(buf, CONFLUENT_HEADER_SIZE, writer);
+  }
+
+  private decodeBody(buf: Buffer, offset: number, writer: Writer): T {
     cursor.buf = buf;
-    cursor.pos = HEADER_SIZE;
+    cursor.pos = offset;
     try {
       writer.check(cursor);
     } finally {
@@ -697,8 +756,8 @@ export class AvroCodec<T> {
     try {
       return (
         writer.resolver === null
-          ? this.type.decode(buf, HEADER_SIZE)
-          : this.type.decode(buf, HEADER_SIZE, writer.resolver)
+          ? this.type.decode(buf, offset)
+          : this.type.decode(buf, offset, writer.resolver)
       ).value as T;
     } catch (err) {
       throw new InvalidRecordError(

@@ -1,9 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { DeadLetterReason } from '../errors.js';
 import type { EddyModel } from '../model/eddy-model.js';
+import { EVENT_TYPES, type EventType } from '../model/events.js';
 import { dot } from '../model/vector-math.js';
-import type { PipelineObserver } from '../pipeline/pipeline-observer.js';
+import type { PipelineObserver, PipelineStage } from '../pipeline/pipeline-observer.js';
+import type { RestoreReport } from '../pipeline/restore.js';
 import type { CommittedBatch } from '../pipeline/stages.js';
+import type { SourceBatch } from '../ports/event-log.js';
 import { LatencyRecorder } from './latency-recorder.js';
 import { LiveQuality, type QualitySnapshot } from './live-quality.js';
 import type { EddyMetrics } from './metrics.js';
@@ -28,7 +31,16 @@ export interface RunSummary {
   readonly catalog: number;
 }
 
-/** Counts, latencies and live quality of a run; feeds Prometheus (when given) and the terminal summary. */
+/** The window of `eddy_catalog_coverage_ratio`. */
+export const COVERAGE_WINDOW_MS = 5 * 60_000;
+
+const EVENT_TYPE_INDEX: ReadonlyMap<string, number> = new Map(EVENT_TYPES.map((type, i) => [type, i]));
+
+/**
+ * Counts, latencies and live quality of a run; feeds Prometheus (when given) and the terminal
+ * summary. Counters reach prom-client once per batch, from tallies, rather than once per event:
+ * a labelled `inc` hashes its labels, and per event that would be a measurable share of the work.
+ */
 export class RunStats implements PipelineObserver {
   private readonly started = performance.now();
   private clicks = 0;
@@ -38,12 +50,20 @@ export class RunStats implements PipelineObserver {
   private readonly latency = new LatencyRecorder();
   private readonly freshness = new LatencyRecorder();
   readonly quality = new LiveQuality();
-  private recommendedSinceSummary = new Set<string>();
+  /** performance.now() of the commit of the last list each item appeared in. */
+  private readonly lastRecommendedAt = new Map<string, number>();
   private diversity = 0;
   private lastSummaryAt = performance.now();
   private clicksAtLastSummary = 0;
   private readonly vectorA: Float32Array;
   private readonly vectorB: Float32Array;
+  /** Live-quality totals already added to the Prometheus counters. */
+  private published = { evaluated: 0, hits: 0, gain: 0 };
+  private readonly k: string;
+  private readonly clickTypeCounts = new Uint32Array(EVENT_TYPES.length);
+  /** Batches fetched and not yet committed, per `topic/partition`. */
+  private readonly outstanding = new Map<string, number>();
+  private inFlight = 0;
 
   constructor(
     private readonly model: EddyModel,
@@ -52,69 +72,150 @@ export class RunStats implements PipelineObserver {
   ) {
     this.vectorA = new Float32Array(model.config.dimension);
     this.vectorB = new Float32Array(model.config.dimension);
+    this.k = String(model.config.ranking.listSize);
+    if (metrics) {
+      const k = { k: this.k };
+      metrics.liveHitRate.set(k, 0);
+      metrics.liveNdcg.set(k, 0);
+      metrics.liveEvaluationsTotal.inc(k, 0);
+      metrics.liveHitsTotal.inc(k, 0);
+      metrics.liveNdcgTotal.inc(k, 0);
+      metrics.listDiversity.set(0);
+      metrics.inFlightBatches.set(0);
+      metrics.pausedPartitions.set(0);
+      metrics.restoreSeconds.set(0);
+      metrics.coverageFrom(() => {
+        const now = performance.now();
+        this.pruneRecommended(now);
+        return this.coverageSince(now - COVERAGE_WINDOW_MS);
+      });
+    }
   }
 
   liveEvaluation(rank: number): void {
     this.quality.record(rank);
-    if (this.metrics) {
-      this.metrics.liveEvaluationsTotal.inc();
-      if (rank > 0) this.metrics.liveHitsTotal.inc();
-    }
   }
 
-  deadLetter(reason: DeadLetterReason): void {
+  deadLetter(_reason: DeadLetterReason): void {
     this.deadLetters++;
-    this.metrics?.deadLettersTotal.inc({ reason });
   }
 
-  stage(name: string, seconds: number): void {
+  stage(name: PipelineStage, seconds: number): void {
     this.metrics?.stageSeconds.observe({ stage: name }, seconds);
   }
 
   vectorWrite(): void {}
 
+  fetched(batch: SourceBatch): void {
+    const key = `${batch.topic}/${batch.partition}`;
+    this.outstanding.set(key, (this.outstanding.get(key) ?? 0) + 1);
+    this.inFlight++;
+    this.publishBackpressure();
+  }
+
+  restoring(records: number): void {
+    this.metrics?.restoreRecordsTotal.inc(records);
+  }
+
+  restored(_report: RestoreReport, seconds: number): void {
+    this.metrics?.restoreSeconds.set(seconds);
+  }
+
   committed(batch: CommittedBatch): void {
     const m = this.metrics;
     this.clicks += batch.clicks.length;
     this.items += batch.items.length;
-    const latencySeconds = (batch.committedAt - batch.fetchedAt) / 1000;
+    const latencyMs = batch.committedAt - batch.fetchedAt;
     const wallNow = Date.now();
     for (const { list, trigger } of batch.lists) {
       this.lists++;
-      this.latency.record(latencySeconds * 1000);
+      this.latency.record(latencyMs);
       const freshnessMs = Math.max(0, wallNow - trigger.click.record.timestamp);
       this.freshness.record(freshnessMs);
-      for (const item of list.items) this.recommendedSinceSummary.add(item.itemId);
-      if (m) {
-        m.processingSeconds.observe(latencySeconds);
-        m.freshnessSeconds.observe(freshnessMs / 1000);
-      }
+      for (const item of list.items) this.lastRecommendedAt.set(item.itemId, batch.committedAt);
+      m?.freshnessSeconds.observe(freshnessMs / 1000);
       // Diversity costs K² dot products, so it is sampled rather than computed for every list.
       if (this.lists % 16 === 0)
         this.diversity = 0.9 * this.diversity + 0.1 * this.intraListDistance(list.items);
     }
-    if (m) {
-      for (const { event } of batch.clicks)
-        m.eventsTotal.inc({ kind: 'click', type: event.type, outcome: 'processed' });
-      for (const item of batch.items)
-        m.eventsTotal.inc({ kind: 'item', type: item.op, outcome: 'processed' });
-      for (const { record } of batch.rejected) {
-        const kind = record.topic === this.itemsTopic ? 'item' : 'click';
-        m.eventsTotal.inc({ kind, type: 'unknown', outcome: 'dead_lettered' });
-      }
-      m.listsTotal.inc(batch.lists.length);
-      m.batchRecords.observe(batch.batch.records.length);
-      m.consumerLag.set(
-        { topic: batch.batch.topic, partition: String(batch.batch.partition) },
-        batch.batch.lag,
-      );
-      const q = this.quality.snapshot();
-      m.liveHitRate.set(q.recentHitRate);
-      m.liveNdcg.set(q.recentNdcg);
-      m.listDiversity.set(this.diversity);
-      m.users.set(this.model.users.size);
-      m.items.set(this.model.items.size);
+    const key = `${batch.batch.topic}/${batch.batch.partition}`;
+    const outstanding = this.outstanding.get(key);
+    if (outstanding !== undefined) {
+      if (outstanding > 1) this.outstanding.set(key, outstanding - 1);
+      else this.outstanding.delete(key);
+      this.inFlight--;
     }
+    if (m) this.publish(m, batch);
+  }
+
+  private publish(m: EddyMetrics, batch: CommittedBatch): void {
+    const counts = this.clickTypeCounts;
+    counts.fill(0);
+    for (const { event } of batch.clicks) {
+      const i = EVENT_TYPE_INDEX.get(event.type);
+      if (i !== undefined) counts[i]!++;
+    }
+    for (let i = 0; i < counts.length; i++) {
+      if (counts[i]! > 0) m.countEvents('click', EVENT_TYPES[i] as EventType, 'processed', counts[i]!);
+    }
+    let upserts = 0;
+    for (const item of batch.items) if (item.op === 'upsert') upserts++;
+    if (upserts > 0) m.countEvents('item', 'upsert', 'processed', upserts);
+    if (batch.items.length > upserts)
+      m.countEvents('item', 'delete', 'processed', batch.items.length - upserts);
+    for (const { record, error } of batch.rejected) {
+      m.countDeadLetter(record.topic === this.itemsTopic ? 'item' : 'click', error.reason);
+    }
+    m.listsTotal.inc(batch.lists.length);
+    m.batchRecords.observe(batch.batch.records.length);
+    m.batchProcessingSeconds.observe((batch.committedAt - batch.fetchedAt) / 1000);
+    m.consumerLag.set(
+      { topic: batch.batch.topic, partition: String(batch.batch.partition) },
+      batch.batch.lag,
+    );
+    this.publishBackpressure();
+
+    const q = this.quality;
+    const k = { k: this.k };
+    const evaluated = q.evaluated - this.published.evaluated;
+    if (evaluated > 0) {
+      m.liveEvaluationsTotal.inc(k, evaluated);
+      m.liveHitsTotal.inc(k, q.totalHits - this.published.hits);
+      m.liveNdcgTotal.inc(k, q.totalGain - this.published.gain);
+      this.published = { evaluated: q.evaluated, hits: q.totalHits, gain: q.totalGain };
+      const recent = q.snapshot();
+      m.liveHitRate.set(k, recent.recentHitRate);
+      m.liveNdcg.set(k, recent.recentNdcg);
+    }
+    m.listDiversity.set(this.diversity);
+    m.users.set(this.model.users.size);
+    m.items.set(this.model.items.size);
+  }
+
+  private publishBackpressure(): void {
+    if (!this.metrics) return;
+    this.metrics.inFlightBatches.set(this.inFlight);
+    // A partition with a batch outstanding is not fetched again until that batch commits.
+    this.metrics.pausedPartitions.set(this.outstanding.size);
+  }
+
+  /** Share of available items recommended in a list committed since `since` (performance.now() time). */
+  private coverageSince(since: number): number {
+    let available = 0;
+    for (const item of this.model.items.values()) if (item.available) available++;
+    if (available === 0) return 0;
+    let recommended = 0;
+    for (const [itemId, at] of this.lastRecommendedAt) {
+      if (at >= since && this.model.items.get(itemId)?.available) recommended++;
+    }
+    return recommended / available;
+  }
+
+  /** Forgets items last recommended before both the summary interval and the metric's window began. */
+  private pruneRecommended(now: number): void {
+    const horizon = Math.min(this.lastSummaryAt, now - COVERAGE_WINDOW_MS);
+    for (const [itemId, at] of this.lastRecommendedAt)
+      if (at < horizon) this.lastRecommendedAt.delete(itemId);
   }
 
   private intraListDistance(items: readonly { itemId: string }[]): number {
@@ -139,13 +240,7 @@ export class RunStats implements PipelineObserver {
     const now = performance.now();
     const elapsedSeconds = (now - this.started) / 1000;
     const intervalSeconds = (now - this.lastSummaryAt) / 1000;
-    let available = 0;
-    for (const item of this.model.items.values()) if (item.available) available++;
-    // Only items still available count: ones retired since they were recommended would push it over 1.
-    let covered = 0;
-    for (const itemId of this.recommendedSinceSummary) if (this.model.items.get(itemId)?.available) covered++;
-    const coverage = available > 0 ? covered / available : 0;
-    this.metrics?.catalogCoverage.set(coverage);
+    const coverage = this.coverageSince(this.lastSummaryAt);
     const [p50, p95, p99] = this.latency.percentiles(50, 95, 99);
     const [f50, f99] = this.freshness.percentiles(50, 99);
     const summary: RunSummary = {
@@ -167,7 +262,7 @@ export class RunStats implements PipelineObserver {
     };
     this.lastSummaryAt = now;
     this.clicksAtLastSummary = this.clicks;
-    this.recommendedSinceSummary = new Set();
+    this.pruneRecommended(now);
     return summary;
   }
 }

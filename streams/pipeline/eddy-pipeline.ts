@@ -1,4 +1,5 @@
-import { concatMap, lastValueFrom, type OperatorFunction, of, pipe } from 'rxjs';
+import { performance } from 'node:perf_hooks';
+import { concatMap, lastValueFrom, type OperatorFunction, of, pipe, tap } from 'rxjs';
 import type { EddyModel } from '../model/eddy-model.js';
 import { itemCheckpoint } from '../model/item-state.js';
 import type { EventSink, EventSource, LogReader, SourceBatch } from '../ports/event-log.js';
@@ -59,7 +60,11 @@ export function processBatches(ctx: PipelineContext): OperatorFunction<SourceBat
     recommendLists(ctx),
     commitOutputs(ctx),
   );
-  return concatMap((batch) => of(batch).pipe(stages));
+  return pipe(
+    // Before concatMap, which queues batches: the observer sees every batch the source let go.
+    tap((batch) => ctx.observer.fetched?.(batch)),
+    concatMap((batch) => of(batch).pipe(stages)),
+  );
 }
 
 export class EddyPipeline {
@@ -90,9 +95,14 @@ export class EddyPipeline {
    * catalog; call before `run`.
    */
   async prepare(): Promise<RestoreReport & { catalogRecords: number }> {
+    const { observer } = this.deps;
+    const restoreStarted = performance.now();
     const restored = this.deps.changelogs
-      ? await restoreModel(this.deps.model, this.deps.changelogs, this.deps.topics)
+      ? await restoreModel(this.deps.model, this.deps.changelogs, this.deps.topics, (records) =>
+          observer.restoring?.(records),
+        )
       : { users: 0, items: 0, records: 0 };
+    observer.restored?.(restored, (performance.now() - restoreStarted) / 1000);
     const { dimension } = this.deps.model.config;
     await this.deps.vectorStore.ensureCollection({
       name: this.deps.collections.items,

@@ -1,5 +1,10 @@
 import type { DeadLetterReason } from '../errors.js';
+import type { SourceBatch } from '../ports/event-log.js';
+import type { RestoreReport } from './restore.js';
 import type { CommittedBatch } from './stages.js';
+
+export const PIPELINE_STAGES = ['decode', 'learn', 'refresh', 'recommend', 'commit'] as const;
+export type PipelineStage = (typeof PIPELINE_STAGES)[number];
 
 /**
  * What the pipeline reports as it runs. Metrics, the terminal summary and tests each listen
@@ -9,9 +14,15 @@ export interface PipelineObserver {
   /** A positive interaction scored against the user's last list: rank 1..K, or 0 for a miss. */
   liveEvaluation(rank: number): void;
   deadLetter(reason: DeadLetterReason): void;
-  stage(name: 'decode' | 'learn' | 'refresh' | 'recommend' | 'commit', seconds: number): void;
+  stage(name: PipelineStage, seconds: number): void;
   vectorWrite(users: number, items: number): void;
   committed(batch: CommittedBatch): void;
+  /** A batch left the source, before it queues for the stages (in flight until `committed`). */
+  fetched?(batch: SourceBatch): void;
+  /** Changelog records applied during a restore, reported as it goes (a count per chunk). */
+  restoring?(records: number): void;
+  /** The changelog restore finished (before processing starts). */
+  restored?(report: RestoreReport, seconds: number): void;
 }
 
 export function combineObservers(...observers: PipelineObserver[]): PipelineObserver {
@@ -30,6 +41,15 @@ export function combineObservers(...observers: PipelineObserver[]): PipelineObse
     },
     committed: (batch) => {
       for (const o of observers) o.committed(batch);
+    },
+    fetched: (batch) => {
+      for (const o of observers) o.fetched?.(batch);
+    },
+    restoring: (records) => {
+      for (const o of observers) o.restoring?.(records);
+    },
+    restored: (report, seconds) => {
+      for (const o of observers) o.restored?.(report, seconds);
     },
   };
 }

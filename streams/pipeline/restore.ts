@@ -20,23 +20,90 @@ export async function restoreModel(
   model: EddyModel,
   reader: LogReader,
   topics: TopicNames,
+  /** Told the records applied after each chunk, so a long restore shows its progress. */
+  onProgress?: (records: number) => void,
 ): Promise<RestoreReport> {
-  let records = 0;
   const userPartitions = await reader.partitionsOf(topics.userChangelog);
-  for (let p = 0; p < userPartitions; p++) {
-    for await (const chunk of reader.readRange(topics.userChangelog, p, 0)) {
-      records += model.users.restore(chunk);
+  const users = await restoreUsers(
+    model,
+    reader,
+    topics.userChangelog,
+    Array.from({ length: userPartitions }, (_, p) => p),
+    onProgress,
+  );
+  const items = await restoreItems(model, reader, topics.itemChangelog, onProgress);
+  return { users: model.users.size, items: model.items.size, records: users.records + items.records };
+}
+
+export interface PartitionRestoreReport {
+  /** Distinct users whose records were read (some may have been tombstones). */
+  readonly users: number;
+  readonly records: number;
+  /** The users read, per changelog partition: whoever owns the partition now owns them. */
+  readonly usersByPartition: ReadonlyMap<number, ReadonlySet<string>>;
+}
+
+/**
+ * Restores the users of some user-changelog partitions only: what a consumer that was just
+ * assigned those input partitions needs (the changelog is co-partitioned with the clicks). The
+ * partitions are read concurrently — each key lives in one partition, so their order does not
+ * matter — which matters on Kafka, where every read pays a round of connection set-up.
+ */
+export async function restoreUsers(
+  model: EddyModel,
+  reader: LogReader,
+  topic: string,
+  partitions: readonly number[],
+  onProgress?: (records: number) => void,
+): Promise<PartitionRestoreReport> {
+  let records = 0;
+  const usersByPartition = new Map<number, Set<string>>();
+  await Promise.all(
+    partitions.map(async (p) => {
+      const users = new Set<string>();
+      usersByPartition.set(p, users);
+      for await (const chunk of reader.readRange(topic, p, 0)) {
+        const restored = model.users.restore(chunk);
+        for (const record of chunk) if (record.key !== null) users.add(record.key);
+        records += restored;
+        onProgress?.(restored);
+      }
+    }),
+  );
+  let users = 0;
+  for (const set of usersByPartition.values()) {
+    users += set.size;
+    for (const userId of set) {
+      const user = model.users.get(userId);
+      if (user) model.streamTime = Math.max(model.streamTime, user.lastEventTime);
     }
   }
+  return { users, records, usersByPartition };
+}
+
+/**
+ * Restores the item model from the last checkpoint (every partition: items are shared by all
+ * user partitions). Only for a model that has not processed events yet, since it replaces items.
+ */
+export async function restoreItems(
+  model: EddyModel,
+  reader: LogReader,
+  topic: string,
+  onProgress?: (records: number) => void,
+): Promise<{ readonly items: number; readonly records: number }> {
+  let records = 0;
   const items = new Map<string, Uint8Array | null>();
-  const itemPartitions = await reader.partitionsOf(topics.itemChangelog);
+  const itemPartitions = await reader.partitionsOf(topic);
   for (let p = 0; p < itemPartitions; p++) {
-    for await (const chunk of reader.readRange(topics.itemChangelog, p, 0)) {
+    for await (const chunk of reader.readRange(topic, p, 0)) {
+      let read = 0;
       for (const record of chunk) {
         if (record.key === null) continue;
         items.set(record.key, record.value);
-        records++;
+        read++;
       }
+      records += read;
+      onProgress?.(read);
     }
   }
   for (const [itemId, value] of items) {
@@ -48,9 +115,7 @@ export async function restoreModel(
     restoreItemState(model, state);
     model.streamTime = Math.max(model.streamTime, state.neighboursTime);
   }
-  for (const [, user] of model.users.entries())
-    model.streamTime = Math.max(model.streamTime, user.lastEventTime);
   // Restored state is what the changelog already holds: nothing to checkpoint or republish yet.
   model.items.takeChanged();
-  return { users: model.users.size, items: model.items.size, records };
+  return { items: model.items.size, records };
 }

@@ -474,7 +474,8 @@ test('dead letters are counted in Prometheus by reason', async () => {
   assert.ok(deadLetters, 'eddy_dead_letters_total is registered');
   const counted = new Map<string, number>();
   for (const { labels, value } of (await deadLetters.get()).values) {
-    counted.set(String(labels.reason), value);
+    // Every reason is exported from the start (at 0), so compare the ones that occurred.
+    if (value > 0) counted.set(String(labels.reason), value);
   }
   assert.deepEqual(counted, countByReason(s.bad));
 

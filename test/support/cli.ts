@@ -42,14 +42,17 @@ export interface EddyProcess {
 
 const live = new Set<ChildProcess>();
 
+/** Settings of eddy without the EDDY_ prefix: CI exports KAFKA_BROKERS, which would switch modes. */
+const OWN_SETTINGS = new Set(['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL']);
+
 /**
- * The environment of a child: this process's, minus Eddy's own settings (a developer's EDDY_* must
- * not change what a test sees) and node:test's context, plus `env`.
+ * The environment of a child: this process's, minus Eddy's own settings (a developer's EDDY_* or
+ * CI's KAFKA_BROKERS must not change what a test sees) and node:test's context, plus `env`.
  */
 function childEnv(env: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('EDDY_') || key === 'NODE_TEST_CONTEXT') continue;
+    if (key.startsWith('EDDY_') || key === 'NODE_TEST_CONTEXT' || OWN_SETTINGS.has(key)) continue;
     out[key] = value;
   }
   return { ...out, ...env };

@@ -1,0 +1,436 @@
+/**
+ * The prequential quality benchmark: Eddy (through its real pipeline) and the streaming baselines
+ * on one dataset, test-then-train on every click.
+ *
+ *   npm run build && node dist/bench/quality/run.js --dataset movielens [--help]
+ */
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatCount, formatFixed, markdownTable, progress, repositoryRoot } from '../support.js';
+import {
+  csvDataset,
+  DatasetMissing,
+  movieLensDataset,
+  SYNTHETIC_BENCH_EVENTS,
+  syntheticDataset,
+} from './datasets.js';
+import { EddyMethod } from './eddy-method.js';
+import {
+  DEFAULT_HARNESS_OPTIONS,
+  type HarnessOptions,
+  type PreparedDataset,
+  runPrequential,
+  validationEvents,
+} from './harness.js';
+import {
+  ABLATIONS,
+  createMethod,
+  DEFAULT_GRIDS,
+  type GridFile,
+  isMethodName,
+  METHOD_NAMES,
+  type MethodName,
+  type Overrides,
+  parseGridFile,
+} from './methods.js';
+import { chartPng, fullReport, type MethodOutcome, resultsDocument, toJson, windowsCsv } from './report.js';
+import {
+  readTunedOverrides,
+  TUNING_CRITERION,
+  type TunedFile,
+  type TuneResult,
+  trialTable,
+  tuneMethod,
+} from './tuning.js';
+
+const USAGE = `Usage: node dist/bench/quality/run.js --dataset <name> [options]
+       (npm run bench:quality -- --dataset <name> [options])
+
+Prequential ("test, then train") quality benchmark: for every click in time order each method
+serves the user a top-20 list from its state before the click, the list is scored against the
+clicked item (HR@10, NDCG@10, MRR@10, HR@20, full catalogue, seen items excluded), then the method
+learns from the click. The first 20% of the clicks are the validation prefix (tuning), the rest the
+evaluation part; both are reported, overall and for cold (< 5 prior events) and warm users.
+
+Methods: eddy (the real pipeline: EmbeddedEddy, 1 partition, batches of 1), popularity (recency
+decay), cooccurrence (item-to-item over the user's last n items), isgd (incremental MF with
+negative sampling). With --ablation, eddy-no-<signal> for long-term, short-term, co-visitation,
+popularity and diversity.
+
+Data:
+  --dataset <name>     synthetic (default), movielens or csv
+  --path <dir|file>    movielens: the unpacked directory (default ../shared/datasets/ml-100k from
+                       the repository root; skipped with a message when absent); csv: the file
+  --events <n>         only the first n clicks (synthetic: clicks generated, default ${formatCount(SYNTHETIC_BENCH_EVENTS)})
+  --min-rating <r>     movielens: keep only ratings >= r (e.g. 4: positives only; reported as
+                       dataset movielens-r<r>, with its own tuned file)
+  --user-col <name>    csv: user column (default user_id)
+  --item-col <name>    csv: item column (default item_id)
+  --time-col <name>    csv: time column (default timestamp)
+  --time-unit <s|ms>   csv: unit of the time column (default s)
+  --delimiter <c>      csv: field delimiter (default ,)
+  --type-col <name>    csv: optional column with the event type (view, click, like, dislike, …)
+
+Methods and configuration:
+  --methods <list>     comma-separated subset of ${METHOD_NAMES.join(',')} (default: all)
+  --ablation           also run eddy with each signal switched off (default; --no-ablation to skip)
+  --tuned <file>       tuned configurations to evaluate with (default: bench/quality/tuned-<dataset>.json
+                       when it exists, else each method's defaults)
+  --defaults           ignore tuned files: every method on its defaults
+  --tune               instead of evaluating, search each method's grid on the validation prefix and
+                       write the best configuration per method to <out>/tuned.json
+  --grid <file>        tuning grids as JSON, replacing the built-in grid of each method it names:
+                       { "eddy": { "search": "coordinate", "passes": 2,
+                                   "parameters": { "ranking.weights.longTerm": [0, 0.5, 1, 2] } } }
+                       search "grid" tries every combination, "coordinate" one parameter at a time
+
+Output:
+  --out <dir>          default out/quality-<dataset>/ under the repository root; receives
+                       results.json, windows.csv and chart.png (or tuned.json with --tune)
+  --window <n>         events per point of the windowed curve (default ${formatCount(DEFAULT_HARNESS_OPTIONS.window)})
+  --help               show this text
+
+Progress goes to stderr, tables to stdout.`;
+
+class UsageError extends Error {}
+
+interface Settings {
+  readonly dataset: 'synthetic' | 'movielens' | 'csv';
+  readonly path: string | null;
+  readonly events: number | undefined;
+  readonly minRating: number | undefined;
+  readonly csv: {
+    readonly userColumn: string;
+    readonly itemColumn: string;
+    readonly timeColumn: string;
+    readonly timeUnit: 's' | 'ms';
+    readonly delimiter: string | undefined;
+    readonly typeColumn: string | undefined;
+  };
+  readonly methods: readonly MethodName[];
+  readonly ablation: boolean;
+  readonly tune: boolean;
+  readonly grid: string | null;
+  readonly tuned: string | null | false;
+  readonly out: string | null;
+  readonly window: number;
+}
+
+function parseOptions(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    allowNegative: true,
+    options: {
+      dataset: { type: 'string' },
+      path: { type: 'string' },
+      events: { type: 'string' },
+      'min-rating': { type: 'string' },
+      'user-col': { type: 'string' },
+      'item-col': { type: 'string' },
+      'time-col': { type: 'string' },
+      'time-unit': { type: 'string' },
+      delimiter: { type: 'string' },
+      'type-col': { type: 'string' },
+      methods: { type: 'string' },
+      ablation: { type: 'boolean' },
+      tune: { type: 'boolean' },
+      grid: { type: 'string' },
+      tuned: { type: 'string' },
+      defaults: { type: 'boolean' },
+      out: { type: 'string' },
+      window: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+}
+
+function positiveInteger(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`--${name} must be a positive integer, got ${text}`);
+  return n;
+}
+
+function parseSettings(argv: readonly string[]): Settings | null {
+  let values: ReturnType<typeof parseOptions>['values'];
+  try {
+    values = parseOptions(argv).values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  if (values.help === true) return null;
+  const dataset = values.dataset ?? 'synthetic';
+  if (dataset !== 'synthetic' && dataset !== 'movielens' && dataset !== 'csv') {
+    throw new UsageError(`--dataset must be synthetic, movielens or csv, got ${JSON.stringify(dataset)}`);
+  }
+  if (dataset === 'synthetic' && values.path !== undefined)
+    throw new UsageError('--path does not apply to synthetic');
+  if (dataset === 'csv' && values.path === undefined)
+    throw new UsageError('--dataset csv needs --path <file>');
+  const csvFlags = ['user-col', 'item-col', 'time-col', 'time-unit', 'delimiter', 'type-col'] as const;
+  if (dataset !== 'csv') {
+    for (const flag of csvFlags) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --dataset csv only`);
+    }
+  }
+  let minRating: number | undefined;
+  if (values['min-rating'] !== undefined) {
+    if (dataset !== 'movielens') throw new UsageError('--min-rating applies to --dataset movielens only');
+    minRating = Number(values['min-rating']);
+    if (!Number.isFinite(minRating))
+      throw new UsageError(`--min-rating must be a number, got ${values['min-rating']}`);
+  }
+  const timeUnit = values['time-unit'] ?? 's';
+  if (timeUnit !== 's' && timeUnit !== 'ms')
+    throw new UsageError(`--time-unit must be s or ms, got ${timeUnit}`);
+  const methods = (values.methods ?? METHOD_NAMES.join(','))
+    .split(',')
+    .map((m) => m.trim())
+    .filter((m) => m !== '');
+  for (const m of methods) {
+    if (!isMethodName(m))
+      throw new UsageError(`--methods: unknown method ${m} (methods: ${METHOD_NAMES.join(', ')})`);
+  }
+  if (methods.length === 0) throw new UsageError('--methods is empty');
+  if (values.grid !== undefined && values.tune !== true)
+    throw new UsageError('--grid applies to --tune only');
+  if (values.defaults === true && values.tuned !== undefined)
+    throw new UsageError('--defaults and --tuned exclude each other');
+  return {
+    dataset,
+    path:
+      values.path !== undefined
+        ? resolve(values.path)
+        : dataset === 'movielens'
+          ? resolve(repositoryRoot(), '../shared/datasets/ml-100k')
+          : null,
+    events: positiveInteger('events', values.events),
+    minRating,
+    csv: {
+      userColumn: values['user-col'] ?? 'user_id',
+      itemColumn: values['item-col'] ?? 'item_id',
+      timeColumn: values['time-col'] ?? 'timestamp',
+      timeUnit,
+      delimiter: values.delimiter,
+      typeColumn: values['type-col'],
+    },
+    methods: METHOD_NAMES.filter((m) => methods.includes(m)),
+    ablation: values.ablation ?? true,
+    tune: values.tune === true,
+    grid: values.grid ?? null,
+    tuned: values.defaults === true ? false : (values.tuned ?? null),
+    out: values.out ?? null,
+    window: positiveInteger('window', values.window) ?? DEFAULT_HARNESS_OPTIONS.window,
+  };
+}
+
+function loadDataset(settings: Settings): PreparedDataset {
+  switch (settings.dataset) {
+    case 'synthetic':
+      return syntheticDataset(settings.events === undefined ? {} : { events: settings.events });
+    case 'movielens':
+      return movieLensDataset({
+        path: settings.path!,
+        ...(settings.events === undefined ? {} : { events: settings.events }),
+        ...(settings.minRating === undefined ? {} : { minRating: settings.minRating }),
+      });
+    case 'csv':
+      return csvDataset({
+        path: settings.path!,
+        userColumn: settings.csv.userColumn,
+        itemColumn: settings.csv.itemColumn,
+        timeColumn: settings.csv.timeColumn,
+        timeUnit: settings.csv.timeUnit,
+        ...(settings.csv.delimiter === undefined ? {} : { delimiter: settings.csv.delimiter }),
+        ...(settings.csv.typeColumn === undefined ? {} : { typeColumn: settings.csv.typeColumn }),
+        ...(settings.events === undefined ? {} : { events: settings.events }),
+      });
+  }
+}
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+function progressReporter(label: string): HarnessOptions['onProgress'] {
+  return (done, total, elapsedMs) => {
+    const rate = done / (elapsedMs / 1000);
+    const eta = (total - done) / rate;
+    progress(
+      `[${label}] ${formatCount(done)}/${formatCount(total)} events (${formatFixed((100 * done) / total, 0)}%), ` +
+        `${formatCount(rate)} events/s, ${done >= total ? `done in ${duration(elapsedMs / 1000)}` : `ETA ${duration(eta)}`}`,
+    );
+  };
+}
+
+async function evaluate(
+  settings: Settings,
+  dataset: PreparedDataset,
+  harness: HarnessOptions,
+  out: string,
+): Promise<void> {
+  const tunedPath =
+    settings.tuned === false
+      ? null
+      : (settings.tuned ?? join(repositoryRoot(), 'bench', 'quality', `tuned-${dataset.label}.json`));
+  const tuned: Partial<Record<MethodName, Overrides>> =
+    tunedPath !== null && existsSync(tunedPath) ? readTunedOverrides(tunedPath) : {};
+  if (typeof settings.tuned === 'string' && !existsSync(settings.tuned)) {
+    throw new UsageError(`--tuned ${settings.tuned}: no such file`);
+  }
+  const plan: { family: MethodName; name: string; overrides: Overrides; source: string }[] = [];
+  for (const family of settings.methods) {
+    const overrides = tuned[family] ?? {};
+    const source = tuned[family] !== undefined ? `tuned (${tunedPath})` : 'defaults';
+    plan.push({ family, name: family, overrides, source });
+    if (family === 'eddy' && settings.ablation) {
+      for (const ablation of ABLATIONS) {
+        plan.push({
+          family,
+          name: `eddy-no-${ablation.signal}`,
+          overrides: { ...overrides, ...ablation.overrides },
+          source: `${source}, ablation: ${Object.entries(ablation.overrides)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}`,
+        });
+      }
+    }
+  }
+  for (const p of plan)
+    progress(
+      `${p.name}: ${p.source}${Object.keys(p.overrides).length > 0 ? ` ${JSON.stringify(p.overrides)}` : ''}`,
+    );
+
+  const outcomes: MethodOutcome[] = [];
+  for (const p of plan) {
+    const method = createMethod(p.family, p.overrides, p.name);
+    const run = await runPrequential(method, dataset, { ...harness, onProgress: progressReporter(p.name) });
+    const deadLetters = method instanceof EddyMethod ? method.deadLetters : undefined;
+    if (deadLetters !== undefined && deadLetters > 0) {
+      progress(
+        `warning: ${p.name}: the pipeline dead-lettered ${deadLetters} records it then did not learn from`,
+      );
+    }
+    outcomes.push({
+      run,
+      family: p.family,
+      configSource: p.source,
+      overrides: p.overrides,
+      ...(deadLetters === undefined ? {} : { deadLetters }),
+    });
+  }
+  const runs = outcomes.map((o) => o.run);
+  const command = ['node dist/bench/quality/run.js', ...process.argv.slice(2)].join(' ');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'results.json'), toJson(resultsDocument(command, dataset, harness, outcomes)));
+  writeFileSync(join(out, 'windows.csv'), windowsCsv(runs));
+  writeFileSync(join(out, 'chart.png'), chartPng(dataset, harness, runs));
+  process.stdout.write(fullReport(dataset, harness, runs));
+  progress(`wrote ${join(out, 'results.json')}, windows.csv and chart.png`);
+}
+
+async function tune(
+  settings: Settings,
+  dataset: PreparedDataset,
+  harness: HarnessOptions,
+  out: string,
+): Promise<void> {
+  let grids: GridFile = DEFAULT_GRIDS;
+  if (settings.grid !== null) {
+    const parsed = parseGridFile(JSON.parse(readFileSync(settings.grid, 'utf8')), settings.grid);
+    grids = { ...DEFAULT_GRIDS, ...parsed };
+  }
+  const results: Partial<Record<MethodName, TuneResult>> = {};
+  for (const method of settings.methods) {
+    const grid = grids[method] ?? DEFAULT_GRIDS[method];
+    progress(`[tune ${method}] ${grid.search} search over ${Object.keys(grid.parameters).join(', ')}`);
+    results[method] = await tuneMethod(method, grid, dataset, harness, (trial, index, best) => {
+      progress(
+        `[tune ${method}] #${index} ${JSON.stringify(trial.overrides)}: NDCG@10 ${formatFixed(trial['ndcg@10'], 4)} ` +
+          `HR@10 ${formatFixed(trial['hr@10'], 4)} (${formatFixed(trial.seconds, 1)} s); best NDCG@10 ${formatFixed(best['ndcg@10'], 4)}`,
+      );
+    });
+  }
+  const document: TunedFile = {
+    dataset: dataset.label,
+    description: dataset.description,
+    validationEvents: validationEvents(dataset.clicks, harness.validationFraction),
+    criterion: TUNING_CRITERION,
+    command: ['node dist/bench/quality/run.js', ...process.argv.slice(2)].join(' '),
+    methods: Object.fromEntries(
+      Object.entries(results).map(([m, r]) => [
+        m,
+        { search: r.search, best: r.best, trials: trialTable(r.trials) },
+      ]),
+    ),
+  };
+  mkdirSync(out, { recursive: true });
+  const file = join(out, 'tuned.json');
+  writeFileSync(file, toJson(document));
+  const rows = Object.entries(results).map(([method, r]) => [
+    method,
+    formatFixed(r.best['hr@10'], 4),
+    formatFixed(r.best['ndcg@10'], 4),
+    String(r.trials.length),
+    JSON.stringify(r.best.overrides),
+  ]);
+  process.stdout.write(
+    `best configuration per method on the validation prefix (${formatCount(document.validationEvents)} clicks of ${dataset.description}):\n` +
+      `${markdownTable(['method', 'HR@10', 'NDCG@10', 'trials', 'overrides'], rows)}\n`,
+  );
+  progress(
+    `wrote ${file}; copy it to bench/quality/tuned-${dataset.label}.json to evaluate with it by default`,
+  );
+}
+
+async function main(): Promise<number> {
+  let settings: Settings | null;
+  try {
+    settings = parseSettings(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (settings === null) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  let dataset: PreparedDataset;
+  try {
+    dataset = loadDataset(settings);
+  } catch (error) {
+    if (error instanceof DatasetMissing) {
+      progress(`skipped: ${error.message}`);
+      return 0;
+    }
+    throw error;
+  }
+  const harness: HarnessOptions = { ...DEFAULT_HARNESS_OPTIONS, window: settings.window };
+  const out =
+    settings.out !== null ? resolve(settings.out) : join(repositoryRoot(), 'out', `quality-${dataset.label}`);
+  progress(
+    `${dataset.description}: ${formatCount(dataset.clicks)} clicks, ${formatCount(dataset.users)} users, ` +
+      `${formatCount(dataset.catalogueSize)} items`,
+  );
+  try {
+    if (settings.tune) await tune(settings, dataset, harness, out);
+    else await evaluate(settings, dataset, harness, out);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  return 0;
+}
+
+process.exitCode = await main();

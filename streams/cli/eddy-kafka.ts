@@ -1,0 +1,99 @@
+import { parseBrokers } from '../adapters/kafka/kafka-client.js';
+import { TopicMismatchError } from '../adapters/kafka/topic-admin.js';
+import { KafkaEddy } from '../app/kafka.js';
+import { startHttpServer } from '../observe/http-server.js';
+import type { Logger } from '../observe/logger.js';
+import { EddyMetrics } from '../observe/metrics.js';
+import type { RunSummary } from '../observe/run-stats.js';
+import { topicNames } from '../pipeline/topics.js';
+import { type EddySettings, modelConfigFrom } from './eddy-settings.js';
+
+export interface KafkaModeHooks {
+  /** Installs the SIGINT/SIGTERM handling: `stop` on the first signal, exit on the second. */
+  onSignals(stop: () => void): void;
+  logSummary(summary: RunSummary, phase: 'progress' | 'finished'): void;
+}
+
+/**
+ * `eddy` with KAFKA_BROKERS set: consumes the clicks and items topics until stopped, writing lists,
+ * dead letters and changelogs back to Kafka. Returns the exit code.
+ */
+export async function runKafkaMode(
+  settings: EddySettings,
+  logger: Logger,
+  hooks: KafkaModeHooks,
+): Promise<number> {
+  const brokers = parseBrokers(settings.kafkaBrokers ?? '');
+  const metrics = new EddyMetrics();
+  const topics = topicNames(settings.topicPrefix);
+  const eddy = new KafkaEddy({
+    brokers,
+    clientId: settings.kafkaClientId,
+    groupId: settings.groupId,
+    instanceId: settings.instanceId,
+    topics,
+    partitions: settings.partitions,
+    replicationFactor: settings.replicationFactor,
+    model: modelConfigFrom(settings),
+    batchSize: settings.batchSize,
+    lingerMs: settings.coalesceMs,
+    delivery: settings.transactional ? 'exactly-once' : 'at-least-once',
+    schemaRegistryUrl: settings.schemaRegistryUrl,
+    sessionTimeoutMs: settings.kafkaSessionTimeout,
+    metrics,
+    logger,
+  });
+  const health = { live: () => true, ready: () => eddy.ready() };
+  metrics.readinessFrom(health.ready);
+  const http = await startHttpServer(settings.httpPort, metrics.registry, health);
+  logger.info('eddy started', {
+    mode: 'kafka',
+    brokers: brokers.join(','),
+    groupId: settings.groupId,
+    instanceId: settings.instanceId,
+    transactionalId: eddy.transactionalId,
+    delivery: settings.transactional ? 'exactly-once' : 'at-least-once',
+    topics: `${settings.topicPrefix}.*`,
+    wireFormat: settings.schemaRegistryUrl ? 'confluent' : 'single-object',
+    metrics: `http://localhost:${http.port}/metrics`,
+    partitions: settings.partitions,
+    dimension: settings.dimension,
+  });
+  let stopRequested = false;
+  hooks.onSignals(() => {
+    stopRequested = true;
+    void eddy.stop();
+  });
+  const ticker = setInterval(
+    () => hooks.logSummary(eddy.stats.summary(), 'progress'),
+    settings.summaryEveryMs,
+  );
+  ticker.unref();
+  try {
+    const { running, report } = await eddy.start();
+    logger.info('connected; item checkpoint and catalog loaded; consuming', {
+      items: report.items,
+      itemChangelogRecords: report.itemRecords,
+      catalogRecords: report.catalogRecords,
+      createdTopics: report.createdTopics.length,
+    });
+    // A signal that arrived during start-up could not stop a pipeline that was not running yet.
+    if (stopRequested) void eddy.stop();
+    await running;
+  } catch (error) {
+    if (error instanceof TopicMismatchError) {
+      logger.error('cannot start: topic mismatch', { reason: error.message });
+      await http.close();
+      return 2;
+    }
+    logger.error('eddy failed', { error });
+    await http.close();
+    return 1;
+  } finally {
+    clearInterval(ticker);
+  }
+  hooks.logSummary(eddy.stats.summary(), 'finished');
+  logger.info('stopped: in-flight batch committed, clients disconnected');
+  await http.close();
+  return 0;
+}

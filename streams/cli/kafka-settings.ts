@@ -1,0 +1,124 @@
+import { hostname } from 'node:os';
+import { duration, flag, formatDuration, integer, type Setting } from './settings.js';
+
+function setting<T>(s: Setting<T>): Setting<T> {
+  return s;
+}
+
+/** '' and 'none' leave an optional setting unset (so `KAFKA_BROKERS=` in an env file means embedded). */
+function optional(parse: (raw: string) => string | undefined) {
+  return (raw: string): string | null | undefined => {
+    const value = raw.trim();
+    return value === '' || value === 'none' ? null : parse(value);
+  };
+}
+
+const showOptional = (value: string | null): string => value ?? 'none';
+
+function brokerList(raw: string): string | undefined {
+  const brokers = raw.split(',').map((b) => b.trim());
+  return brokers.every((b) => /^[^:\s,]+:\d{1,5}$/.test(b)) ? brokers.join(',') : undefined;
+}
+
+function httpUrl(raw: string): string | undefined {
+  try {
+    const url = new URL(raw);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? raw.replace(/\/+$/, '') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Kafka's legal topic and group characters. */
+function name(raw: string): string | undefined {
+  return /^[A-Za-z0-9._-]{1,200}$/.test(raw) ? raw : undefined;
+}
+
+/** Stable across restarts on one host, which is what the transactional id needs. */
+export const DEFAULT_INSTANCE_ID =
+  hostname()
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 100) || 'eddy';
+
+/** Where and how to reach Kafka; shared by `eddy` and `produce`. */
+export const KAFKA_CONNECTION_SETTINGS = {
+  kafkaBrokers: setting({
+    flag: 'kafka-brokers',
+    env: 'KAFKA_BROKERS',
+    description: 'Kafka brokers; when set, eddy consumes Kafka instead of replaying a dataset',
+    expected: 'host:port[,host:port...] or none',
+    parse: optional(brokerList),
+    show: showOptional,
+    default: null as string | null,
+  }),
+  kafkaClientId: setting({
+    flag: 'kafka-client-id',
+    env: 'EDDY_KAFKA_CLIENT_ID',
+    description: 'Kafka client id (broker logs and quotas)',
+    expected: 'letters, digits, . _ -',
+    parse: name,
+    default: 'eddy',
+  }),
+  topicPrefix: setting({
+    flag: 'topic-prefix',
+    env: 'EDDY_TOPIC_PREFIX',
+    description: 'topics are <prefix>.clicks, <prefix>.items, <prefix>.recommendations, ...',
+    expected: 'letters, digits, . _ -',
+    parse: name,
+    default: 'eddy',
+  }),
+  replicationFactor: setting({
+    flag: 'replication-factor',
+    env: 'EDDY_REPLICATION_FACTOR',
+    description: 'replication factor of the Kafka topics Eddy creates',
+    expected: 'an integer 1–16',
+    parse: integer(1, 16),
+    default: 1,
+  }),
+  schemaRegistryUrl: setting({
+    flag: 'schema-registry-url',
+    env: 'SCHEMA_REGISTRY_URL',
+    description: 'schema registry (Confluent wire format); none: Avro single-object encoding',
+    expected: 'an http(s) URL or none',
+    parse: optional(httpUrl),
+    show: showOptional,
+    default: null as string | null,
+  }),
+};
+
+/** How `eddy` takes part in its consumer group. */
+export const KAFKA_EDDY_SETTINGS = {
+  groupId: setting({
+    flag: 'group-id',
+    env: 'EDDY_GROUP_ID',
+    description: 'Kafka consumer group of the Eddy instances sharing the work',
+    expected: 'letters, digits, . _ -',
+    parse: name,
+    default: 'eddy',
+  }),
+  instanceId: setting({
+    flag: 'instance-id',
+    env: 'EDDY_INSTANCE_ID',
+    description: 'this instance, stable across its restarts (transactional id <group>.<instance>)',
+    expected: 'letters, digits, . _ -',
+    parse: name,
+    default: DEFAULT_INSTANCE_ID,
+  }),
+  transactional: setting({
+    flag: 'transactional',
+    env: 'EDDY_TRANSACTIONAL',
+    description: 'exactly-once via transactions; false: at-least-once (same list ids on replay)',
+    expected: 'true or false',
+    parse: flag,
+    default: true,
+  }),
+  kafkaSessionTimeout: setting({
+    flag: 'kafka-session-timeout',
+    env: 'EDDY_KAFKA_SESSION_TIMEOUT',
+    description: 'how long the group waits for a silent instance before moving its partitions',
+    expected: 'a duration from 6s (the broker minimum by default)',
+    parse: duration,
+    show: formatDuration,
+    default: 30_000,
+  }),
+};

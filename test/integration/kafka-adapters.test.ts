@@ -1,0 +1,207 @@
+// The Kafka adapters on their own against a real broker: backpressure and pause/resume of the
+// source, the log reader's end under read_committed, topic checks. Skipped when KAFKA_BROKERS is
+// unset (see test/support/kafka.ts).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Admin, type Kafka, Partitioners } from 'kafkajs';
+import { KafkaLogReader } from '../../streams/adapters/kafka/kafka-log-reader.js';
+import { KafkaEventSource } from '../../streams/adapters/kafka/kafka-source.js';
+import { ensureTopics, TopicMismatchError } from '../../streams/adapters/kafka/topic-admin.js';
+import type { SourceBatch } from '../../streams/ports/event-log.js';
+import { SKIP_KAFKA, testKafka, uniquePrefix } from '../support/kafka.js';
+
+const PARTITIONS = 3;
+const RECORDS = 3_000;
+const MAX_BATCH = 40;
+const CONCURRENT = 2;
+
+describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
+  let kafka: Kafka;
+  let admin: Admin;
+  const topics: string[] = [];
+
+  before(async () => {
+    kafka = testKafka('eddy-it-adapters');
+    admin = kafka.admin();
+    await admin.connect();
+  });
+
+  after(async () => {
+    if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => {});
+    await admin.disconnect();
+  });
+
+  async function topicWith(name: string, records: number): Promise<string> {
+    const topic = `${uniquePrefix(name)}.input`;
+    topics.push(topic);
+    await ensureTopics(admin, [{ name: topic, partitions: PARTITIONS }], { replicationFactor: 1 });
+    const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    for (let i = 0; i < records; i += 1_000) {
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: Array.from({ length: Math.min(1_000, records - i) }, (_, j) => ({
+          key: `k${(i + j) % 97}`,
+          value: `v${i + j}`,
+        })),
+      });
+    }
+    await producer.disconnect();
+    return topic;
+  }
+
+  test('backpressure: unreleased batches stop the source and keep heartbeating; pause holds a partition back until resume', {
+    timeout: 120_000,
+  }, async () => {
+    const topic = await topicWith('backpressure', RECORDS);
+    const groupId = uniquePrefix('backpressure-group');
+    const source = new KafkaEventSource({
+      kafka,
+      groupId,
+      topics: [topic],
+      maxBatchSize: MAX_BATCH,
+      lingerMs: 0,
+      partitionsConsumedConcurrently: CONCURRENT,
+      // The broker's minimum; the batches below are held longer than this.
+      sessionTimeoutMs: 6_000,
+    });
+    let joins = 0;
+    source.consumer.on(source.consumer.events.GROUP_JOIN, () => joins++);
+    const held: SourceBatch[] = [];
+    let received = 0;
+    const subscription = source.batches().subscribe({
+      next: (batch) => {
+        held.push(batch);
+        received++;
+      },
+    });
+    try {
+      // Nothing released: at most one chunk per concurrently handled partition is ever handed out,
+      // however much is in the topic (memory bounded by one fetch response).
+      const deadline = Date.now() + 30_000;
+      while (held.length < CONCURRENT && Date.now() < deadline) await sleep(20);
+      // Held past the session timeout: the source heartbeats while it waits, so the group keeps it.
+      await sleep(8_000);
+      assert.equal(held.length, CONCURRENT, `${held.length} batches out with none released`);
+      for (const b of held) assert.ok(b.records.length <= MAX_BATCH);
+
+      // Paused partition 0: once its batch in flight is released, nothing more comes from it.
+      source.pause([{ topic, partition: 0 }]);
+      assert.deepEqual(source.paused(), [{ topic, partition: 0 }]);
+      /** Releases everything handed out for `ms` (or until `done`), counting records per partition. */
+      const drain = async (ms: number, done: (seen: Map<number, number>) => boolean = () => false) => {
+        const seen = new Map<number, number>();
+        const until = Date.now() + ms;
+        while (Date.now() < until && !done(seen)) {
+          for (const b of held.splice(0)) {
+            seen.set(b.partition, (seen.get(b.partition) ?? 0) + b.records.length);
+            b.release();
+          }
+          await sleep(5);
+        }
+        return seen;
+      };
+      await drain(2_000);
+      const whilePaused = await drain(1_500);
+      assert.equal(whilePaused.get(0) ?? 0, 0, 'a paused partition is not fetched');
+      // Partition 0 still has most of its ~1,000 records: had the pause not held, they would be gone.
+      source.resume([{ topic, partition: 0 }]);
+      const resumed = await drain(30_000, (seen) => (seen.get(0) ?? 0) > 0);
+      assert.ok((resumed.get(0) ?? 0) > 0, 'after resume partition 0 is fetched again');
+      assert.ok(received > CONCURRENT);
+      // A member that had gone silent would have been dropped and rejoined by now (kafkajs learns of
+      // it at its next heartbeat, once the batches returned).
+      assert.equal(joins, 1, 'no rebalance although batches were held past the session timeout');
+    } finally {
+      // close() waits for the batches in flight, as a graceful stop must: keep releasing meanwhile.
+      const releaser = setInterval(() => {
+        for (const b of held.splice(0)) b.release();
+      }, 5);
+      await source.close();
+      clearInterval(releaser);
+      subscription.unsubscribe();
+      await admin.deleteGroups([groupId]).catch(() => {});
+    }
+  });
+
+  test('log reader: reads a partition to its last stable offset, skipping aborted records and markers', {
+    timeout: 60_000,
+  }, async () => {
+    const topic = `${uniquePrefix('reader')}.changelog`;
+    topics.push(topic);
+    await ensureTopics(admin, [{ name: topic, partitions: 1, cleanupPolicy: 'compact' }], {
+      replicationFactor: 1,
+    });
+    const producer = kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      transactionalId: `${topic}.tx`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    await producer.connect();
+    const send = async (tag: string, commit: boolean): Promise<void> => {
+      const tx = await producer.transaction();
+      await tx.send({ topic, messages: [0, 1, 2].map((i) => ({ key: `k${i}`, value: `${tag}-${i}` })) });
+      if (commit) await tx.commit();
+      else await tx.abort();
+    };
+    await send('a', true);
+    await send('aborted', false);
+    await send('b', true);
+    await send('aborted-tail', false);
+    // Left open: not committed state, so the reader must not wait for it (it ends at the LSO).
+    const open = await producer.transaction();
+    await open.send({ topic, messages: [{ key: 'k0', value: 'open' }] });
+    const reader = new KafkaLogReader({ kafka, groupPrefix: `${topic}.restore`, stallTimeoutMs: 20_000 });
+    try {
+      const values: string[] = [];
+      for await (const chunk of reader.readRange(topic, 0, 0)) {
+        for (const r of chunk) values.push(Buffer.from(r.value ?? new Uint8Array(0)).toString());
+      }
+      assert.deepEqual(values, ['a-0', 'a-1', 'a-2', 'b-0', 'b-1', 'b-2']);
+      assert.equal(await reader.partitionsOf(topic), 1);
+    } finally {
+      await open.abort();
+      await producer.disconnect();
+      await reader.close();
+    }
+  });
+
+  test('existing topics that do not match are reported, all at once, at start-up', {
+    timeout: 60_000,
+  }, async () => {
+    const prefix = uniquePrefix('mismatch');
+    const wrongCount = `${prefix}.clicks`;
+    const wrongPolicy = `${prefix}.changelog`;
+    topics.push(wrongCount, wrongPolicy);
+    await admin.createTopics({
+      topics: [
+        { topic: wrongCount, numPartitions: 2 },
+        { topic: wrongPolicy, numPartitions: 3 },
+      ],
+      waitForLeaders: true,
+    });
+    await assert.rejects(
+      ensureTopics(
+        admin,
+        [
+          { name: wrongCount, partitions: 3 },
+          { name: wrongPolicy, partitions: 3, cleanupPolicy: 'compact' },
+        ],
+        { replicationFactor: 1 },
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof TopicMismatchError);
+        assert.match(error.message, new RegExp(`${wrongCount}: has 2 partitions, Eddy is configured for 3`));
+        assert.match(
+          error.message,
+          new RegExp(`${wrongPolicy}: has cleanup.policy=delete, Eddy needs compact`),
+        );
+        return true;
+      },
+    );
+  });
+});
