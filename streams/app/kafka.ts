@@ -121,7 +121,8 @@ export class KafkaEddy {
     this.model = new EddyModel(options.model, this.users);
     this.stats = new RunStats(this.model, metrics, this.topics.items);
     const store = options.vectorStore ?? new ExactVectorIndex();
-    this.vectorStore = metrics ? instrumentVectorStore(store, metrics) : store;
+    // The Qdrant adapter measures its own requests; only the in-process index needs wrapping.
+    this.vectorStore = metrics && !options.vectorStore ? instrumentVectorStore(store, metrics) : store;
     this.observer = combineObservers(
       this.stats,
       { ...nullObserver, committed: (batch) => this.track(batch) },

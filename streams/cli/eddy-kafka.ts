@@ -6,6 +6,7 @@ import type { Logger } from '../observe/logger.js';
 import { EddyMetrics } from '../observe/metrics.js';
 import type { RunSummary } from '../observe/run-stats.js';
 import { topicNames } from '../pipeline/topics.js';
+import { connectQdrant } from './connect-qdrant.js';
 import { type EddySettings, modelConfigFrom } from './eddy-settings.js';
 
 export interface KafkaModeHooks {
@@ -26,6 +27,8 @@ export async function runKafkaMode(
   const brokers = parseBrokers(settings.kafkaBrokers ?? '');
   const metrics = new EddyMetrics();
   const topics = topicNames(settings.topicPrefix);
+  const qdrant = await connectQdrant(settings, metrics, logger);
+  if (qdrant === 'failed') return 2;
   const eddy = new KafkaEddy({
     brokers,
     clientId: settings.kafkaClientId,
@@ -42,8 +45,10 @@ export async function runKafkaMode(
     sessionTimeoutMs: settings.kafkaSessionTimeout,
     metrics,
     logger,
+    ...(qdrant ? { vectorStore: qdrant } : {}),
   });
-  const health = { live: () => true, ready: () => eddy.ready() };
+  // Not ready while the Qdrant breaker is open: lists would wait on it.
+  const health = { live: () => true, ready: () => eddy.ready() && qdrant?.circuitState !== 'open' };
   metrics.readinessFrom(health.ready);
   const http = await startHttpServer(settings.httpPort, metrics.registry, health);
   logger.info('eddy started', {
@@ -54,6 +59,7 @@ export async function runKafkaMode(
     transactionalId: eddy.transactionalId,
     delivery: settings.transactional ? 'exactly-once' : 'at-least-once',
     topics: `${settings.topicPrefix}.*`,
+    vectorStore: qdrant ? `qdrant ${settings.qdrantUrl}` : 'in-process',
     wireFormat: settings.schemaRegistryUrl ? 'confluent' : 'single-object',
     metrics: `http://localhost:${http.port}/metrics`,
     partitions: settings.partitions,

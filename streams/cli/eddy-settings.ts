@@ -1,3 +1,4 @@
+import { QDRANT_SETTINGS } from '../adapters/qdrant/qdrant-settings.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/model-config.js';
 import { KAFKA_CONNECTION_SETTINGS, KAFKA_EDDY_SETTINGS } from './kafka-settings.js';
 import {
@@ -187,6 +188,7 @@ export const EDDY_SETTINGS = {
   }),
   ...KAFKA_CONNECTION_SETTINGS,
   ...KAFKA_EDDY_SETTINGS,
+  ...QDRANT_SETTINGS,
 };
 
 export type EddySettings = SettingsOf<typeof EDDY_SETTINGS>;

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { QdrantCollectionMismatchError, QdrantUnavailableError } from '../adapters/qdrant/qdrant-errors.js';
 import { EmbeddedEddy } from '../app/embedded.js';
 import { ConfigError } from '../errors.js';
 import type { RecommendedItem } from '../model/events.js';
@@ -9,6 +10,7 @@ import type { RunSummary } from '../observe/run-stats.js';
 import { DatasetError, movieLensStream } from '../sources/movielens.js';
 import type { StreamEvent } from '../sources/stream-event.js';
 import { syntheticStream } from '../sources/synthetic.js';
+import { connectQdrant } from './connect-qdrant.js';
 import { runKafkaMode } from './eddy-kafka.js';
 import { EDDY_SETTINGS, type EddySettings, modelConfigFrom } from './eddy-settings.js';
 import { formatHelp, parseSettings } from './settings.js';
@@ -62,20 +64,25 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const metrics = new EddyMetrics();
+  const qdrant = await connectQdrant(settings, metrics, logger);
+  if (qdrant === 'failed') return 2;
   const eddy = new EmbeddedEddy({
     model: modelConfigFrom(settings),
     partitions: settings.partitions,
     batchSize: settings.batchSize,
     lingerMs: settings.coalesceMs,
     metrics,
+    ...(qdrant ? { vectorStore: qdrant } : {}),
   });
   let ready = false;
-  const health = { live: () => true, ready: () => ready };
+  // Not ready while the Qdrant breaker is open: lists would wait on it.
+  const health = { live: () => true, ready: () => ready && qdrant?.circuitState !== 'open' };
   metrics.readinessFrom(health.ready);
   const http = await startHttpServer(settings.httpPort, metrics.registry, health);
   logger.info('eddy started', {
     mode: 'embedded',
     dataset: settings.dataset,
+    vectorStore: qdrant ? `qdrant ${settings.qdrantUrl}` : 'in-process',
     metrics: `http://localhost:${http.port}/metrics`,
     partitions: settings.partitions,
     dimension: settings.dimension,
@@ -99,6 +106,13 @@ async function main(argv: readonly string[]): Promise<number> {
         changelogRecords: restored.records,
       });
     });
+  } catch (error) {
+    if (error instanceof QdrantUnavailableError || error instanceof QdrantCollectionMismatchError) {
+      logger.error('vector store failed; stopping', { reason: error.message });
+      await Promise.all([http.close(), qdrant?.close()]);
+      return 2;
+    }
+    throw error;
   } finally {
     clearInterval(ticker);
   }
@@ -113,7 +127,7 @@ async function main(argv: readonly string[]): Promise<number> {
       abort.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
   }
-  await http.close();
+  await Promise.all([http.close(), qdrant?.close()]);
   return 0;
 }
 
