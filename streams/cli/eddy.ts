@@ -23,6 +23,9 @@ With --kafka-brokers (KAFKA_BROKERS) it runs in production mode instead: it cons
 items topics until stopped and writes lists, dead letters and state changelogs to Kafka
 (feed the topics with: node dist/streams/cli/produce.js --help).`;
 
+/** Settings that shape the embedded replay; Kafka mode reads its input from the topics instead. */
+const EMBEDDED_ONLY = ['dataset', 'path', 'events', 'users', 'items', 'seed', 'follow', 'examples'] as const;
+
 async function main(argv: readonly string[]): Promise<number> {
   let settings: EddySettings;
   try {
@@ -45,6 +48,12 @@ async function main(argv: readonly string[]): Promise<number> {
   const logger = createLogger({ level: settings.logLevel, format });
 
   if (settings.kafkaBrokers !== null) {
+    const ignored = EMBEDDED_ONLY.filter((key) => settings[key] !== EDDY_SETTINGS[key].default);
+    if (ignored.length > 0) {
+      logger.warn('settings of the embedded stream are ignored in Kafka mode; feed the topics with produce', {
+        ignored: ignored.map((key) => `--${EDDY_SETTINGS[key].flag}`).join(' '),
+      });
+    }
     return runKafkaMode(settings, logger, {
       onSignals: (stop) => handleSignals(logger, stop),
       logSummary: (summary, phase) => logSummary(logger, summary, phase),

@@ -1,19 +1,9 @@
 import { hostname } from 'node:os';
-import { duration, flag, formatDuration, integer, type Setting } from './settings.js';
+import { duration, flag, formatDuration, integer, optional, type Setting, showOptional } from './settings.js';
 
 function setting<T>(s: Setting<T>): Setting<T> {
   return s;
 }
-
-/** '' and 'none' leave an optional setting unset (so `KAFKA_BROKERS=` in an env file means embedded). */
-function optional(parse: (raw: string) => string | undefined) {
-  return (raw: string): string | null | undefined => {
-    const value = raw.trim();
-    return value === '' || value === 'none' ? null : parse(value);
-  };
-}
-
-const showOptional = (value: string | null): string => value ?? 'none';
 
 function brokerList(raw: string): string | undefined {
   const brokers = raw.split(',').map((b) => b.trim());

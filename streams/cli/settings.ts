@@ -130,6 +130,17 @@ function joinValues(argv: readonly string[], options: Readonly<Record<string, { 
   return args;
 }
 
+/** '' and 'none' leave an optional setting unset (so `KAFKA_BROKERS=` in an env file means embedded). */
+export function optional(parse: (raw: string) => string | undefined) {
+  return (raw: string): string | null | undefined => {
+    const value = raw.trim();
+    return value === '' || value === 'none' ? null : parse(value);
+  };
+}
+
+/** How --help shows an optional setting's unset default: as the value that unsets it. */
+export const showOptional = (value: string | null): string => value ?? 'none';
+
 export function formatHelp(usage: string, summary: string, table: SettingsTable): string {
   const rows = Object.values(table).map((s) => {
     const left = `  --${s.flag}${s.boolean ? '' : ' <value>'}`;
@@ -137,7 +148,7 @@ export function formatHelp(usage: string, summary: string, table: SettingsTable)
     // An unset-by-default setting shows its default only when it says how (e.g. "none").
     const unset = s.default === undefined || (s.default === null && !s.show);
     const def = unset ? '' : ` (default: ${shown})`;
-    return `${left.padEnd(34)}${s.description}${def}\n${''.padEnd(34)}${s.env}; ${s.expected}`;
+    return `${left.length < 34 ? left.padEnd(34) : `${left} `}${s.description}${def}\n${''.padEnd(34)}${s.env}; ${s.expected}`;
   });
   return `${usage}\n\n${summary}\n\nOptions (flag, then environment variable):\n${rows.join('\n')}\n  --help${''.padEnd(26)}show this help\n`;
 }

@@ -18,12 +18,14 @@ export class CoVisitation {
   private readonly maxNeighbours: number;
   private readonly window: number;
   private readonly reverseWeight: number;
+  private readonly proximityDecay: number;
 
   constructor(config: ModelConfig['coVisitation']) {
     this.halfLifeMs = config.halfLifeMs;
     this.maxNeighbours = config.maxNeighbours;
     this.window = config.window;
     this.reverseWeight = config.reverseWeight;
+    this.proximityDecay = config.proximityDecay;
   }
 
   get size(): number {
@@ -33,10 +35,10 @@ export class CoVisitation {
   /** Records that `itemId` followed the user's preceding items (oldest first) at `time`. */
   record(itemId: string, precedingItemIds: readonly string[], strength: number, time: number): void {
     const start = Math.max(0, precedingItemIds.length - this.window);
-    for (let p = precedingItemIds.length - 1; p >= start; p--) {
+    let proximity = strength;
+    for (let p = precedingItemIds.length - 1; p >= start; p--, proximity *= this.proximityDecay) {
       const previousId = precedingItemIds[p]!;
       if (previousId === itemId) continue;
-      const proximity = strength / (precedingItemIds.length - p);
       this.bump(previousId, itemId, proximity, time);
       if (this.reverseWeight > 0) this.bump(itemId, previousId, proximity * this.reverseWeight, time);
     }

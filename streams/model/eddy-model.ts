@@ -2,7 +2,7 @@ import type { StateStore } from '../ports/state-store.js';
 import { CoVisitation } from './co-visitation.js';
 import type { ClickEvent, ItemEvent } from './events.js';
 import { ItemModel } from './item-model.js';
-import type { ModelConfig } from './model-config.js';
+import { engagementStrength, type ModelConfig } from './model-config.js';
 import { Trending } from './trending.js';
 import { applyInteraction, newUserPreferences, type UserPreferences } from './user-preferences.js';
 
@@ -40,13 +40,15 @@ export class EddyModel {
     const weight = this.config.eventWeights[event.type];
     const time = event.eventTime;
 
-    if (weight > 0) {
+    const engagement = engagementStrength(this.config, event.type);
+    if (engagement > 0) {
       const preceding = this.preceding;
       preceding.length = 0;
-      for (const r of user.recent) if (this.config.eventWeights[r.type] > 0) preceding.push(r.itemId);
-      this.items.learn(event.itemId, preceding, weight);
-      this.coVisitation.record(event.itemId, preceding, weight, time);
-      this.trending.record(event.itemId, weight, time);
+      for (const r of user.recent) if (engagementStrength(this.config, r.type) > 0) preceding.push(r.itemId);
+      // The embedding follows what users like; co-visitation and popularity follow what they engage with.
+      if (weight > 0) this.items.learn(event.itemId, preceding, weight);
+      this.coVisitation.record(event.itemId, preceding, engagement, time);
+      this.trending.record(event.itemId, engagement, time);
     }
     const direction = this.items.preferenceVector(item, this.preferenceScratch);
     applyInteraction(user, event.itemId, event.type, time, direction, item.categories, this.config);

@@ -10,9 +10,12 @@ export interface ItemProfile {
   available: boolean;
   /** Normalised content vector from the catalog, or null. */
   contentVector: Float32Array | null;
-  /** Skip-gram "input" embedding: the item as context of what a user does next. Users are sums of these. */
+  /**
+   * Skip-gram "input" embedding: the item as context of what a user does next. Users are sums of
+   * these, and retrieval searches them (normalised, blended with the content vector: `targetVector`).
+   */
   readonly embedding: Float32Array;
-  /** Skip-gram "output" embedding: the item as a prediction target. This is what retrieval searches. */
+  /** Skip-gram "output" embedding: the item as a prediction target; trained, never searched. */
   readonly context: Float32Array;
   interactions: number;
   /** The target vector as last written to the vector store, for drift detection; null = never written. */

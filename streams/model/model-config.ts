@@ -16,6 +16,12 @@ export interface ModelConfig {
   /** Items remembered per user for seen-item exclusion; beyond it the oldest are forgotten. */
   readonly seenLimit: number;
   readonly categoryLimit: number;
+  /**
+   * How strongly each interaction type counts as engagement, for co-visitation and popularity.
+   * Unlike `eventWeights` (what the user wants), this is what predicts the next pick: a dislike
+   * still shows what users turn to after the previous items. 0 ignores the type.
+   */
+  readonly engagementWeights: Readonly<Record<EventType, number>>;
 
   /** Online item2vec (skip-gram with negative sampling) over each user's recent items. */
   readonly embedding: {
@@ -34,6 +40,8 @@ export interface ModelConfig {
     readonly maxNeighbours: number;
     /** Weight of the reverse direction (a→b also strengthens b→a by this factor). */
     readonly reverseWeight: number;
+    /** A pair `d` steps apart in the window counts proximityDecay^(d − 1) (1 = the whole window alike). */
+    readonly proximityDecay: number;
   };
   readonly trending: {
     readonly halfLifeMs: number;
@@ -47,6 +55,8 @@ export interface ModelConfig {
     readonly trendingCandidates: number;
     /** Recent items whose co-visitation neighbours become candidates. */
     readonly coVisitationSeeds: number;
+    /** The p-th most recent seed weighs seedDecay^(p − 1). */
+    readonly seedDecay: number;
   };
   readonly ranking: {
     readonly listSize: number;
@@ -57,6 +67,12 @@ export interface ModelConfig {
       readonly popularity: number;
       readonly category: number;
     };
+    /**
+     * Co-visitation and popularity are heavy-tailed counts: each is scaled to [0, 1] by its maximum,
+     * then compressed as log(1 + c·x) / log(1 + c), so a long tail of weak evidence still separates
+     * from none. 0 keeps them linear.
+     */
+    readonly signalCompression: number;
     /** MMR trade-off: 1 = pure relevance, 0 = pure novelty. */
     readonly diversityLambda: number;
     /** Candidates (best by score) the diversity step chooses from. */
@@ -83,6 +99,15 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   recentLimit: 20,
   seenLimit: 2000,
   categoryLimit: 32,
+  engagementWeights: {
+    view: 1,
+    click: 1,
+    add_to_cart: 1,
+    purchase: 1,
+    like: 1,
+    dislike: 1,
+    skip: 1,
+  },
   embedding: {
     learningRate: 0.05,
     window: 5,
@@ -92,10 +117,11 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     seed: 7,
   },
   coVisitation: {
-    halfLifeMs: 14 * DAY,
-    window: 5,
-    maxNeighbours: 50,
-    reverseWeight: 0.5,
+    halfLifeMs: 60 * DAY,
+    window: 10,
+    maxNeighbours: 200,
+    reverseWeight: 1,
+    proximityDecay: 1,
   },
   trending: {
     halfLifeMs: 1 * DAY,
@@ -106,25 +132,32 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     vectorCandidates: 100,
     coVisitationCandidates: 100,
     trendingCandidates: 50,
-    coVisitationSeeds: 5,
+    coVisitationSeeds: 10,
+    seedDecay: 0.7,
   },
   ranking: {
     listSize: 10,
     weights: {
-      longTerm: 1,
-      shortTerm: 1,
+      longTerm: 0.25,
+      shortTerm: 0.25,
       coVisitation: 1,
-      popularity: 0.5,
-      category: 0.3,
+      popularity: 0.1,
+      category: 0,
     },
-    diversityLambda: 0.85,
+    signalCompression: 0,
+    diversityLambda: 1,
     diversityPool: 50,
     excludeSeen: true,
   },
   itemDriftThreshold: 0.05,
 };
 
-/** True for interaction types that express interest (they train co-occurrence and popularity). */
+/** True for interaction types that express interest. */
 export function isPositive(config: ModelConfig, type: EventType): boolean {
   return config.eventWeights[type] > 0;
+}
+
+/** The strength with which an interaction trains co-visitation and popularity (0: not at all). */
+export function engagementStrength(config: ModelConfig, type: EventType): number {
+  return config.engagementWeights[type];
 }

@@ -38,7 +38,7 @@ export const REQUEST_OUTCOMES = ['ok', 'error'] as const;
 export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
 
 /** Dependencies guarded by a circuit breaker. */
-export const BREAKER_DEPENDENCIES = ['vector_store', 'kafka'] as const;
+export const BREAKER_DEPENDENCIES = ['vector_store'] as const;
 export type BreakerDependency = (typeof BREAKER_DEPENDENCIES)[number];
 
 /** Gauge values of `eddy_circuit_breaker_state`: ordered so that max() is the worst state. */

@@ -24,7 +24,7 @@ export interface VectorCollections {
   readonly users: string;
 }
 
-/** Everything the stages share. Built once by `createPipeline`. */
+/** Everything the stages share. Built once by the `EddyPipeline` constructor. */
 export interface PipelineContext {
   readonly model: EddyModel;
   readonly recommender: Recommender;

@@ -1,6 +1,7 @@
 import type { EddyModel } from '../model/eddy-model.js';
 import type { CandidateSource, RecommendedItem } from '../model/events.js';
 import type { ItemProfile } from '../model/item-model.js';
+import { engagementStrength } from '../model/model-config.js';
 import { selectTop } from '../model/trending.js';
 import { categoryScore, type UserPreferences } from '../model/user-preferences.js';
 import { dot, isZero, normalizeInto } from '../model/vector-math.js';
@@ -156,7 +157,7 @@ export class Recommender {
       if (max > 0) {
         for (const [itemId, value] of coScores) {
           const c = candidates.get(itemId);
-          if (c) c.features.coVisitation = value / max;
+          if (c) c.features.coVisitation = this.compress(value / max);
         }
       }
     }
@@ -172,17 +173,24 @@ export class Recommender {
   /** Co-visitation neighbours of the user's most recent positive items, nearer items weighing more. */
   private coVisitationScores(user: UserPreferences): Map<string, number> {
     const scores = new Map<string, number>();
-    const { coVisitationSeeds } = this.model.config.retrieval;
-    const weights = this.model.config.eventWeights;
+    const { coVisitationSeeds, seedDecay } = this.model.config.retrieval;
     const now = this.model.streamTime;
     let seeds = 0;
+    let seedWeight = 1;
     for (let r = user.recent.length - 1; r >= 0 && seeds < coVisitationSeeds; r--) {
       const interaction = user.recent[r]!;
-      if (weights[interaction.type] <= 0) continue;
+      if (engagementStrength(this.model.config, interaction.type) <= 0) continue;
       seeds++;
-      this.model.coVisitation.accumulateNeighbours(interaction.itemId, 1 / seeds, now, scores);
+      this.model.coVisitation.accumulateNeighbours(interaction.itemId, seedWeight, now, scores);
+      seedWeight *= seedDecay;
     }
     return scores;
+  }
+
+  /** A [0, 1] signal, log-compressed as configured (see `ranking.signalCompression`). */
+  private compress(x: number): number {
+    const c = this.model.config.ranking.signalCompression;
+    return c > 0 ? Math.log1p(c * x) / Math.log1p(c) : x;
   }
 
   private score(user: UserPreferences, candidates: Map<string, Candidate>): void {
@@ -195,7 +203,7 @@ export class Recommender {
       const f = c.features;
       f.longTerm = dot(longTerm, itemVector);
       f.shortTerm = dot(shortTerm, itemVector);
-      f.popularity = this.model.trending.relative(c.item.itemId);
+      f.popularity = this.compress(this.model.trending.relative(c.item.itemId));
       f.category = categoryScore(user, c.item.categories);
       const parts: readonly [CandidateSource, number][] = [
         ['long_term', w.longTerm * f.longTerm],

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EDDY_SETTINGS } from '../../streams/cli/eddy-settings.js';
 import {
   type EddyProcess,
@@ -43,9 +44,27 @@ async function stopped(eddy: EddyProcess): Promise<void> {
   }
 }
 
-async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5_000) });
-  return { status: response.status, body: await response.text() };
+async function get(port: number, path: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    if (error instanceof Error && error.name === 'TimeoutError') {
+      throw new Error(`GET ${path} got no answer within ${timeoutMs} ms`);
+    }
+    throw error;
+  }
+}
+
+/** Input records processed so far, per /metrics (every kind and type). */
+function processedEvents(metrics: string): number {
+  let total = 0;
+  for (const [, count] of metrics.matchAll(/^eddy_events_total\{[^}]*outcome="processed"[^}]*\} (\d+)$/gm)) {
+    total += Number(count);
+  }
+  return total;
 }
 
 test('--help prints the usage and every flag with its variable and form, and exits 0', async () => {
@@ -233,6 +252,33 @@ test('SIGTERM in the middle of an endless run stops gracefully and exits 0', asy
     const finished = lines.findIndex((l) => l.msg.startsWith('finished'));
     assert.ok(finished > stopping, 'the final summary comes after the stop');
     assert.ok(Number(lines[finished]?.lists) > 0);
+  } finally {
+    await stopped(eddy);
+  }
+});
+
+test('/metrics and /healthz answer promptly while a backlog is processed, and the event count grows', async () => {
+  // Batches of 1000 keep thousands of records queued in the in-process log: a source that never
+  // yields to the event loop leaves the HTTP server unanswered until the stream is drained.
+  const eddy = startEddy(['--events', '1000000', '--batch-size', '1000', ...SMALL, '--examples', '0']);
+  try {
+    const started = parseLogLine(await eddy.waitForStderrLine((l) => l.includes('"eddy started"'), 15_000));
+    const port = metricsPort(started);
+    const counts: number[] = [];
+    for (let scrape = 1; scrape <= 3; scrape++) {
+      await sleep(250);
+      const metrics = await get(port, '/metrics', 2_000);
+      assert.equal(metrics.status, 200);
+      const health = await get(port, '/healthz', 2_000);
+      assert.equal(health.status, 200, health.body);
+      assert.deepEqual(JSON.parse(health.body), { status: 'ok' });
+      counts.push(processedEvents(metrics.body));
+      const ended = eddy.stderrLines().some((l) => parseLogLine(l).msg.startsWith('finished'));
+      assert.ok(!ended, `the stream ended by scrape ${scrape}: make it longer so scrapes land mid-run`);
+    }
+    for (let i = 1; i < counts.length; i++) {
+      assert.ok(counts[i]! > counts[i - 1]!, `eddy_events_total did not grow between scrapes: ${counts}`);
+    }
   } finally {
     await stopped(eddy);
   }

@@ -10,7 +10,13 @@ import { diversify } from '../../streams/recommend/diversify.js';
 const DAY = 86_400_000;
 
 test('co-visitation: follows are counted, decay with time, neighbours stay bounded', () => {
-  const co = new CoVisitation({ halfLifeMs: DAY, window: 3, maxNeighbours: 4, reverseWeight: 0.5 });
+  const co = new CoVisitation({
+    halfLifeMs: DAY,
+    window: 3,
+    maxNeighbours: 4,
+    reverseWeight: 0.5,
+    proximityDecay: 0.5,
+  });
   co.record('b', ['a'], 1, 0);
   assert.equal(co.weight('a', 'b', 0), 1);
   assert.equal(co.weight('b', 'a', 0), 0.5);

@@ -4,6 +4,7 @@
  * compaction, atomic produce-and-commit — so the pipeline that runs on Kafka runs here unchanged.
  */
 
+import { performance } from 'node:perf_hooks';
 import { Observable, type Subscriber } from 'rxjs';
 import { EddyError } from '../../errors.js';
 import type {
@@ -62,10 +63,13 @@ const DEFAULT_COMPACTION_THRESHOLD = 10_000;
 /** Records per chunk yielded by `readRange`. */
 const READ_CHUNK = 1024;
 /**
- * Batches one source emits before yielding to the event loop, so a long replay consumed with
- * synchronous releases cannot starve timers and I/O (microtasks alone never yield).
+ * Most batches, and most milliseconds, one source spends in one event-loop turn before its next pump
+ * goes through `setImmediate`, so a long replay cannot starve timers and I/O (/metrics, /healthz, the
+ * progress timer): microtasks alone never yield. A turn spans pumps, because the pipeline releases
+ * each batch after an awaited commit, so every pump is a fresh microtask of one endless chain.
  */
 const BATCHES_PER_TURN = 256;
+const MS_PER_TURN = 10;
 
 class PartitionLog {
   /** Live records are `records[head..]`; retention advances `head` instead of shifting the array. */
@@ -522,8 +526,28 @@ class SourceRun {
   private stopped = false;
   /** Where the next pass starts, rotated so no partition is always served first. */
   private next = 0;
+  /** Open from the first pump of a turn until the event loop reaches its check phase (`endTurn`). */
+  private turnOpen = false;
+  private turnStarted = 0;
+  private turnBatches = 0;
+  /**
+   * The last batch emitted this turn. While it is outstanding the other partitions wait for its
+   * release or the next turn: a consumer that queues batches (concatMap) would otherwise take on
+   * one batch per partition at once and work through all of them before the event loop moves on.
+   */
+  private turnLast: Cursor | null = null;
+  /** A partition waited this turn, so `endTurn` pumps again (a consumer holding batches still gets it). */
+  private heldBack = false;
   private readonly wake = (): void => this.schedule();
   private readonly pumpNow = (): void => this.pump();
+  private readonly endTurn = (): void => {
+    this.turnOpen = false;
+    this.turnLast = null;
+    if (this.heldBack) {
+      this.heldBack = false;
+      this.schedule();
+    }
+  };
 
   constructor(
     private readonly subscriber: Subscriber<SourceBatch>,
@@ -570,23 +594,48 @@ class SourceRun {
     queueMicrotask(this.pumpNow);
   }
 
+  /** Whether this turn used up its batches or its time; the next pump must wait for a new turn. */
+  private turnSpent(): boolean {
+    return this.turnBatches >= BATCHES_PER_TURN || performance.now() - this.turnStarted >= MS_PER_TURN;
+  }
+
+  private yieldTurn(): void {
+    this.scheduled = true;
+    setImmediate(this.pumpNow);
+  }
+
   private pump(): void {
     this.scheduled = false;
     if (this.stopped) return;
+    if (!this.turnOpen) {
+      this.turnOpen = true;
+      this.turnStarted = performance.now();
+      this.turnBatches = 0;
+      // Queued before any yielding pump, so it runs first: that pump starts a fresh turn.
+      setImmediate(this.endTurn);
+    } else if (this.turnSpent()) {
+      this.yieldTurn();
+      return;
+    }
     const cursors = this.cursors;
     const n = cursors.length;
-    let budget = BATCHES_PER_TURN;
     this.pumping = true;
     try {
       do {
         this.again = false;
         for (let k = 0; k < n && !this.stopped; k++) {
           const cursor = cursors[(this.next + k) % n]!;
-          if (cursor.outstanding || cursor.finished || !this.emitFrom(cursor)) continue;
-          if (--budget === 0) {
+          if (cursor.outstanding || cursor.finished) continue;
+          if (this.turnLast?.outstanding) {
+            this.heldBack = true;
+            break;
+          }
+          if (!this.emitFrom(cursor)) continue;
+          this.turnLast = cursor;
+          this.turnBatches++;
+          if (this.turnSpent()) {
             this.next = (this.next + k + 1) % n;
-            this.scheduled = true;
-            setImmediate(this.pumpNow);
+            this.yieldTurn();
             return;
           }
         }

@@ -4,7 +4,16 @@
  * `createQdrantVectorStore(settings, metrics)` when `settings.qdrantUrl` is set.
  */
 
-import { duration, flag, integer, type Setting, type SettingsOf } from '../../cli/settings.js';
+import {
+  duration,
+  flag,
+  formatDuration,
+  integer,
+  optional,
+  type Setting,
+  type SettingsOf,
+  showOptional,
+} from '../../cli/settings.js';
 import { ConfigError } from '../../errors.js';
 import type { EddyMetrics } from '../../observe/metrics.js';
 import { QdrantVectorStore } from './qdrant-vector-store.js';
@@ -46,24 +55,27 @@ export const QDRANT_SETTINGS = {
     flag: 'qdrant-url',
     env: 'QDRANT_URL',
     description: 'Qdrant REST endpoint; when set, vectors live in Qdrant instead of the in-process index',
-    expected: 'an http:// or https:// URL such as http://localhost:6333',
-    parse: httpUrl,
+    expected: 'an http:// or https:// URL such as http://localhost:6333, or none',
+    parse: optional(httpUrl),
+    show: showOptional,
     default: null as string | null,
   }),
   qdrantApiKey: setting({
     flag: 'qdrant-api-key',
     env: 'QDRANT_API_KEY',
     description: 'Qdrant API key (prefer the variable: flags show in process listings)',
-    expected: 'a non-empty string',
-    parse: secret,
+    expected: 'a non-empty string, or none',
+    parse: optional(secret),
+    show: showOptional,
     default: null as string | null,
   }),
   qdrantCollectionPrefix: setting({
     flag: 'qdrant-collection-prefix',
     env: 'QDRANT_COLLECTION_PREFIX',
     description: 'prefix of Eddy’s Qdrant collection names (items, users)',
-    expected: 'letters, digits, _ or -, at most 128',
-    parse: collectionPrefix,
+    expected: 'letters, digits, _ or -, at most 128; or none',
+    parse: (raw: string) => (raw.trim() === 'none' ? '' : collectionPrefix(raw)),
+    show: (prefix: string) => prefix || 'none',
     default: '',
   }),
   qdrantTimeout: setting({
@@ -72,6 +84,7 @@ export const QDRANT_SETTINGS = {
     description: 'per-request timeout; a request taking longer is aborted and retried',
     expected: 'a duration such as 500ms or 2s',
     parse: duration,
+    show: formatDuration,
     default: 2_000,
   }),
   qdrantUpsertBatch: setting({
@@ -105,6 +118,7 @@ export const QDRANT_SETTINGS = {
     description: 'first retry backoff ceiling (doubles per retry, full jitter)',
     expected: 'a duration such as 50ms',
     parse: duration,
+    show: formatDuration,
     default: 50,
   }),
   qdrantRetryMax: setting({
@@ -113,6 +127,7 @@ export const QDRANT_SETTINGS = {
     description: 'largest retry backoff',
     expected: 'a duration such as 2s',
     parse: duration,
+    show: formatDuration,
     default: 2_000,
   }),
   qdrantBreakerThreshold: setting({
@@ -129,6 +144,7 @@ export const QDRANT_SETTINGS = {
     description: 'time the breaker stays open before one probe request',
     expected: 'a duration such as 1s',
     parse: duration,
+    show: formatDuration,
     default: 1_000,
   }),
   qdrantStartupTimeout: setting({
@@ -138,6 +154,7 @@ export const QDRANT_SETTINGS = {
       'how long start-up (collection checks) waits for an unreachable Qdrant before failing; 0 = indefinitely',
     expected: 'a duration such as 30s, or 0',
     parse: durationOrNever,
+    show: (ms: number) => (ms === 0 ? '0' : formatDuration(ms)),
     default: 30_000,
   }),
   qdrantGiveUpAfter: setting({
@@ -146,6 +163,7 @@ export const QDRANT_SETTINGS = {
     description: 'fail (and stop Eddy) when Qdrant stays unreachable this long; 0 = wait for it indefinitely',
     expected: 'a duration such as 10m, or 0',
     parse: durationOrNever,
+    show: (ms: number) => (ms === 0 ? '0' : formatDuration(ms)),
     default: 0,
   }),
 };
