@@ -117,7 +117,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     seed: 7,
   },
   coVisitation: {
-    halfLifeMs: 60 * DAY,
+    halfLifeMs: 365 * DAY,
     window: 10,
     maxNeighbours: 200,
     reverseWeight: 1,
@@ -138,14 +138,14 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   ranking: {
     listSize: 10,
     weights: {
-      longTerm: 0.25,
+      longTerm: 0.1,
       shortTerm: 0.25,
       coVisitation: 1,
       popularity: 0.1,
-      category: 0,
+      category: 0.2,
     },
     signalCompression: 0,
-    diversityLambda: 1,
+    diversityLambda: 0.9,
     diversityPool: 50,
     excludeSeen: true,
   },
