@@ -75,14 +75,30 @@ export class CoVisitation {
   }
 
   /**
-   * Adds `seedWeight ×` the decayed weight of each of `from`'s neighbours into `scores`
-   * (the caller aggregates over several seed items).
+   * Adds `seedWeight ×` the decayed weight of each of `from`'s neighbours into `scores` (the caller
+   * aggregates over several seed items), divided by the seed's total neighbour weight raised to
+   * `normalization`: 0 adds raw weights, so a busy seed outweighs the others; 1 adds each seed's
+   * neighbours as a distribution, so seeds weigh only by `seedWeight`.
    */
-  accumulateNeighbours(from: string, seedWeight: number, now: number, scores: Map<string, number>): void {
+  accumulateNeighbours(
+    from: string,
+    seedWeight: number,
+    now: number,
+    scores: Map<string, number>,
+    normalization = 0,
+  ): void {
     const neighbours = this.edges.get(from);
     if (!neighbours) return;
+    let scale = seedWeight;
+    if (normalization > 0) {
+      let total = 0;
+      for (const edge of neighbours.values())
+        total += edge.weight * decayFactor(now - edge.time, this.halfLifeMs);
+      if (total <= 0) return;
+      scale /= total ** normalization;
+    }
     for (const [to, edge] of neighbours) {
-      const w = seedWeight * edge.weight * decayFactor(now - edge.time, this.halfLifeMs);
+      const w = scale * edge.weight * decayFactor(now - edge.time, this.halfLifeMs);
       scores.set(to, (scores.get(to) ?? 0) + w);
     }
   }

@@ -57,6 +57,11 @@ export interface ModelConfig {
     readonly coVisitationSeeds: number;
     /** The p-th most recent seed weighs seedDecay^(p − 1). */
     readonly seedDecay: number;
+    /**
+     * Each seed's neighbour weights are divided by their total raised to this power: 0 = raw (a seed
+     * with many co-visits dominates), 1 = each seed contributes a distribution (P(next | seed)).
+     */
+    readonly seedNormalization: number;
   };
   readonly ranking: {
     readonly listSize: number;
@@ -134,6 +139,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     trendingCandidates: 50,
     coVisitationSeeds: 10,
     seedDecay: 0.7,
+    seedNormalization: 0.5,
   },
   ranking: {
     listSize: 10,

@@ -173,7 +173,7 @@ export class Recommender {
   /** Co-visitation neighbours of the user's most recent positive items, nearer items weighing more. */
   private coVisitationScores(user: UserPreferences): Map<string, number> {
     const scores = new Map<string, number>();
-    const { coVisitationSeeds, seedDecay } = this.model.config.retrieval;
+    const { coVisitationSeeds, seedDecay, seedNormalization } = this.model.config.retrieval;
     const now = this.model.streamTime;
     let seeds = 0;
     let seedWeight = 1;
@@ -181,7 +181,13 @@ export class Recommender {
       const interaction = user.recent[r]!;
       if (engagementStrength(this.model.config, interaction.type) <= 0) continue;
       seeds++;
-      this.model.coVisitation.accumulateNeighbours(interaction.itemId, seedWeight, now, scores);
+      this.model.coVisitation.accumulateNeighbours(
+        interaction.itemId,
+        seedWeight,
+        now,
+        scores,
+        seedNormalization,
+      );
       seedWeight *= seedDecay;
     }
     return scores;
