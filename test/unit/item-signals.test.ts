@@ -34,6 +34,35 @@ test('co-visitation: follows are counted, decay with time, neighbours stay bound
   assert.ok(scores.has('n99'), 'the strongest neighbour survives pruning');
 });
 
+test('co-visitation: seed normalisation turns a busy seed into a distribution', () => {
+  const co = new CoVisitation({
+    halfLifeMs: DAY,
+    window: 1,
+    maxNeighbours: 10,
+    reverseWeight: 0,
+    proximityDecay: 1,
+  });
+  // 'busy' has 10× the co-visits of 'quiet'.
+  for (let i = 0; i < 10; i++) co.record('b1', ['busy'], 1, 0);
+  for (let i = 0; i < 10; i++) co.record('b2', ['busy'], 1, 0);
+  co.record('q1', ['quiet'], 1, 0);
+  co.record('q2', ['quiet'], 1, 0);
+  const raw = new Map<string, number>();
+  co.accumulateNeighbours('busy', 1, 0, raw);
+  co.accumulateNeighbours('quiet', 1, 0, raw);
+  assert.equal(raw.get('b1'), 10);
+  assert.equal(raw.get('q1'), 1);
+  const normalised = new Map<string, number>();
+  co.accumulateNeighbours('busy', 1, 0, normalised, 1);
+  co.accumulateNeighbours('quiet', 1, 0, normalised, 1);
+  // Each seed now contributes P(next | seed): 0.5 per neighbour, whatever its volume.
+  assert.equal(normalised.get('b1'), 0.5);
+  assert.equal(normalised.get('q1'), 0.5);
+  const half = new Map<string, number>();
+  co.accumulateNeighbours('busy', 1, 0, half, 0.5);
+  assert.ok(Math.abs((half.get('b1') ?? 0) - 10 / Math.sqrt(20)) < 1e-12);
+});
+
 test('trending: decayed popularity ranks recent bursts above old ones', () => {
   const t = new Trending({ halfLifeMs: DAY, size: 3, refreshEveryEvents: 1 });
   for (let i = 0; i < 8; i++) t.record('old', 1, 0);
