@@ -35,7 +35,7 @@ import { EddyMetrics } from '../streams/observe/metrics.js';
 import { nullObserver } from '../streams/pipeline/pipeline-observer.js';
 import { type TopicNames, topicNames } from '../streams/pipeline/topics.js';
 import { syntheticStream } from '../streams/sources/synthetic.js';
-import { formatCount, formatFixed, markdownTable, progress } from './support.js';
+import { formatCount, formatFixed, integerFlag, markdownTable, progress, UsageError } from './support.js';
 
 const USAGE = `Usage: node dist/bench/kafka.bench.js [options]
 
@@ -121,23 +121,17 @@ function parse(argv: readonly string[]): Settings | null {
     },
   });
   if (values.help) return null;
-  const int = (raw: string | undefined, fallback: number, min: number): number => {
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw new Error(`expected an integer ≥ ${min}, got ${raw}`);
-    return n;
-  };
   return {
     brokers: parseBrokers(values.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
-    events: int(values.events, 50_000, 1),
-    users: int(values.users, 2_000, 1),
-    items: int(values.items, 3_000, 10),
-    partitions: int(values.partitions, EDDY_SETTINGS.partitions.default, 1),
-    batchSize: int(values['batch-size'], EDDY_SETTINGS.batchSize.default, 1),
-    coalesceMs: int(values.coalesce, EDDY_SETTINGS.coalesceMs.default, 0),
-    rate: values.rate === undefined ? null : int(values.rate, 0, 1),
-    latencyEvents: int(values['latency-events'], 10_000, 0),
-    itemCheckpointEvery: int(values['item-checkpoint-every'], 20_000, 1),
+    events: integerFlag('events', values.events, 50_000, 1),
+    users: integerFlag('users', values.users, 2_000, 1),
+    items: integerFlag('items', values.items, 3_000, 10),
+    partitions: integerFlag('partitions', values.partitions, EDDY_SETTINGS.partitions.default, 1),
+    batchSize: integerFlag('batch-size', values['batch-size'], EDDY_SETTINGS.batchSize.default, 1),
+    coalesceMs: integerFlag('coalesce', values.coalesce, EDDY_SETTINGS.coalesceMs.default, 0),
+    rate: values.rate === undefined ? null : integerFlag('rate', values.rate, 0, 1),
+    latencyEvents: integerFlag('latency-events', values['latency-events'], 10_000, 0),
+    itemCheckpointEvery: integerFlag('item-checkpoint-every', values['item-checkpoint-every'], 20_000, 1),
     keep: values.keep === true,
     json: values.json ?? null,
   };
@@ -502,6 +496,10 @@ function latencyTable(latency: LatencyRun): string {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`kafka.bench: ${error.message}\nRun with --help for the options.\n`);
+      process.exit(2);
+    }
     process.stderr.write(
       `kafka.bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );

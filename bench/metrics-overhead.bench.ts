@@ -25,10 +25,13 @@ import {
   formatFixed,
   formatSpread,
   garbageCollector,
+  integerFlag,
   markdownTable,
+  parseFlags,
   progress,
   type Spread,
   spread,
+  UsageError,
 } from './support.js';
 
 const USAGE = `Usage: node dist/bench/metrics-overhead.bench.js [options]
@@ -76,31 +79,15 @@ interface Sample {
   readonly scrapes: number;
 }
 
-class UsageError extends Error {}
-
-function count(name: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
 function parseSettings(argv: readonly string[]): Settings | null {
-  let values: ReturnType<typeof parseOptions>['values'];
-  try {
-    values = parseOptions(argv).values;
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const { values } = parseFlags(() => parseOptions(argv));
   if (values.help === true) return null;
   return {
-    events: count('events', values.events, 100_000, 1),
-    repeat: count('repeat', values.repeat, 5, 1),
-    partitions: count('partitions', values.partitions, EDDY_SETTINGS.partitions.default, 1),
-    batchSize: count('batch-size', values['batch-size'], EDDY_SETTINGS.batchSize.default, 1),
-    scrapeEveryMs: count('scrape-every', values['scrape-every'], 1000, 0),
+    events: integerFlag('events', values.events, 100_000, 1),
+    repeat: integerFlag('repeat', values.repeat, 5, 1),
+    partitions: integerFlag('partitions', values.partitions, EDDY_SETTINGS.partitions.default, 1),
+    batchSize: integerFlag('batch-size', values['batch-size'], EDDY_SETTINGS.batchSize.default, 1),
+    scrapeEveryMs: integerFlag('scrape-every', values['scrape-every'], 1000, 0),
     json: values.json ?? null,
   };
 }

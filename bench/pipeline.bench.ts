@@ -41,13 +41,16 @@ import {
   formatFixed,
   formatSpread,
   garbageCollector,
+  integerFlag,
   MB,
   markdownTable,
+  parseFlags,
   progress,
   RssSampler,
   repositoryRoot,
   type Spread,
   spread,
+  UsageError,
 } from './support.js';
 
 const USAGE = `Usage: node dist/bench/pipeline.bench.js [options]
@@ -293,25 +296,9 @@ const VARIANTS: Readonly<Record<VariantId, Variant>> = {
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-class UsageError extends Error {}
-
-function positiveInteger(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`--${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
 /** The parsed settings, or null when `--help` was asked for. */
 function parseSettings(argv: readonly string[]): Settings | null {
-  let values: ReturnType<typeof parseOptions>['values'];
-  try {
-    values = parseOptions(argv).values;
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const { values } = parseFlags(() => parseOptions(argv));
   if (values.help === true) return null;
   const dataset = values.dataset ?? 'synthetic';
   if (dataset !== 'synthetic' && dataset !== 'movielens') {
@@ -341,11 +328,11 @@ function parseSettings(argv: readonly string[]): Settings | null {
         ? dataset === 'synthetic'
           ? 100_000
           : null
-        : positiveInteger('events', values.events, 0),
-    repeat: positiveInteger('repeat', values.repeat, 3),
+        : integerFlag('events', values.events, 0),
+    repeat: integerFlag('repeat', values.repeat, 3),
     variants: VARIANT_IDS.filter((id) => variants.includes(id)),
-    partitions: positiveInteger('partitions', values.partitions, EDDY_SETTINGS.partitions.default),
-    batchSize: positiveInteger('batch-size', values['batch-size'], EDDY_SETTINGS.batchSize.default),
+    partitions: integerFlag('partitions', values.partitions, EDDY_SETTINGS.partitions.default),
+    batchSize: integerFlag('batch-size', values['batch-size'], EDDY_SETTINGS.batchSize.default),
     json: values.json ?? null,
   };
 }

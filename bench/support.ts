@@ -11,6 +11,33 @@ import { runInNewContext } from 'node:vm';
 
 export const MB = 1024 * 1024;
 
+/** A mistake on a benchmark's command line: the benchmark prints it with its usage and exits 2. */
+export class UsageError extends Error {}
+
+/** `--name`'s value as an integer ≥ `min`, or `fallback` when the flag is absent. */
+export function integerFlag<F extends number | undefined>(
+  name: string,
+  raw: string | undefined,
+  fallback: F,
+  min = 1,
+): number | F {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+/** Runs a flag parser (node:util parseArgs), its errors rethrown as UsageError. */
+export function parseFlags<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 export interface Spread {
   readonly median: number;
   readonly min: number;

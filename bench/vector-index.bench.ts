@@ -18,7 +18,15 @@ import { parseArgs } from 'node:util';
 import { ExactVectorIndex } from '../streams/adapters/memory/exact-vector-index.js';
 import type { Point, VectorQuery } from '../streams/ports/vector-store.js';
 import { Random } from '../streams/util/random.js';
-import { formatCount, formatFixed, garbageCollector, MB, markdownTable, progress } from './support.js';
+import {
+  formatCount,
+  formatFixed,
+  garbageCollector,
+  integerFlag,
+  MB,
+  markdownTable,
+  progress,
+} from './support.js';
 
 const USAGE = `Usage: node --expose-gc dist/bench/vector-index.bench.js [options]
 
@@ -190,27 +198,21 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const int = (name: string, raw: string | undefined): number | undefined => {
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be an integer ≥ 1, got ${raw}`);
-    return n;
-  };
   let options: Options;
   try {
     const available = Number(values.available);
     if (!(available >= 0 && available <= 1))
       throw new Error(`--available must be in [0, 1], got ${values.available}`);
     options = {
-      sizes: values.sizes.split(',').map((s) => int('sizes', s.trim())!),
-      dimension: int('dimension', values.dimension)!,
-      batch: int('batch', values.batch)!,
-      limit: int('limit', values.limit)!,
-      seen: int('seen', values.seen)!,
+      sizes: values.sizes.split(',').map((s) => integerFlag('sizes', s.trim(), undefined)!),
+      dimension: integerFlag('dimension', values.dimension, undefined)!,
+      batch: integerFlag('batch', values.batch, undefined)!,
+      limit: integerFlag('limit', values.limit, undefined)!,
+      seen: integerFlag('seen', values.seen, undefined)!,
       available,
-      repeats: int('repeats', values.repeats),
-      lists: int('lists', values.lists),
-      seed: int('seed', values.seed)!,
+      repeats: integerFlag('repeats', values.repeats, undefined),
+      lists: integerFlag('lists', values.lists, undefined),
+      seed: integerFlag('seed', values.seed, undefined)!,
     };
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);

@@ -8,7 +8,16 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { formatCount, formatFixed, markdownTable, progress, repositoryRoot } from '../support.js';
+import {
+  formatCount,
+  formatFixed,
+  integerFlag,
+  markdownTable,
+  parseFlags,
+  progress,
+  repositoryRoot,
+  UsageError,
+} from '../support.js';
 import {
   csvDataset,
   DatasetMissing,
@@ -94,8 +103,6 @@ Output:
 
 Progress goes to stderr, tables to stdout.`;
 
-class UsageError extends Error {}
-
 interface Settings {
   readonly dataset: 'synthetic' | 'movielens' | 'csv';
   readonly path: string | null;
@@ -148,21 +155,8 @@ function parseOptions(argv: readonly string[]) {
   });
 }
 
-function positiveInteger(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 1)
-    throw new UsageError(`--${name} must be a positive integer, got ${text}`);
-  return n;
-}
-
 function parseSettings(argv: readonly string[]): Settings | null {
-  let values: ReturnType<typeof parseOptions>['values'];
-  try {
-    values = parseOptions(argv).values;
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
+  const { values } = parseFlags(() => parseOptions(argv));
   if (values.help === true) return null;
   const dataset = values.dataset ?? 'synthetic';
   if (dataset !== 'synthetic' && dataset !== 'movielens' && dataset !== 'csv') {
@@ -209,7 +203,7 @@ function parseSettings(argv: readonly string[]): Settings | null {
         : dataset === 'movielens'
           ? resolve(repositoryRoot(), '../shared/datasets/ml-100k')
           : null,
-    events: positiveInteger('events', values.events),
+    events: integerFlag('events', values.events, undefined),
     minRating,
     csv: {
       userColumn: values['user-col'] ?? 'user_id',
@@ -225,7 +219,7 @@ function parseSettings(argv: readonly string[]): Settings | null {
     grid: values.grid ?? null,
     tuned: values.defaults === true ? false : (values.tuned ?? null),
     out: values.out ?? null,
-    window: positiveInteger('window', values.window) ?? DEFAULT_HARNESS_OPTIONS.window,
+    window: integerFlag('window', values.window, undefined) ?? DEFAULT_HARNESS_OPTIONS.window,
   };
 }
 
