@@ -13,10 +13,10 @@ import type {
   Payload,
   Point,
   ScoredPoint,
-  VectorFilter,
   VectorQuery,
   VectorStore,
 } from '../../streams/ports/vector-store.js';
+import { vectorFilterArb } from '../support/vector-filter-arb.js';
 
 export const IDS = [
   ...['a', 'b', 'c', 'd', 'aa', 'B', 'é', '', '😀', 'z'],
@@ -41,19 +41,7 @@ const conditionArb: fc.Arbitrary<FieldMatch> = fc.record({
   key: fc.constantFrom('available', 'categories', 'n', 'w', 'missing'),
   value: fc.constantFrom<FieldMatch['value']>(true, false, 'x', 'y', 0, 1, 2, 0.5, 1.5),
 });
-const filterArb: fc.Arbitrary<VectorFilter | undefined> = fc.option(
-  fc.record(
-    {
-      excludeIds: fc
-        .tuple(fc.subarray([...IDS, 'unknown']), fc.boolean())
-        .map(([ids, asSet]): ReadonlySet<string> | readonly string[] => (asSet ? new Set(ids) : ids)),
-      must: fc.array(conditionArb, { maxLength: 2 }),
-      mustNot: fc.array(conditionArb, { maxLength: 2 }),
-    },
-    { requiredKeys: [] },
-  ),
-  { nil: undefined },
-);
+const filterArb = vectorFilterArb(IDS, conditionArb);
 
 export const scenarioArb = fc
   .record({

@@ -11,6 +11,7 @@ import type {
   VectorQuery,
 } from '../../streams/ports/vector-store.js';
 import { Random } from '../../streams/util/random.js';
+import { vectorFilterArb } from '../support/vector-filter-arb.js';
 
 /**
  * The reference scores with the same floating-point recipe the index documents (float32 storage,
@@ -90,19 +91,7 @@ const conditionArb: fc.Arbitrary<FieldMatch> = fc.record({
   key: fc.constantFrom('cat', 'tags', 'n', 'flag', 'missing'),
   value: fc.constantFrom(...FIELD_VALUES),
 });
-const filterArb: fc.Arbitrary<VectorFilter | undefined> = fc.option(
-  fc.record(
-    {
-      excludeIds: fc
-        .tuple(fc.subarray([...IDS, 'unknown']), fc.boolean())
-        .map(([ids, asSet]): ReadonlySet<string> | readonly string[] => (asSet ? new Set(ids) : ids)),
-      must: fc.array(conditionArb, { maxLength: 2 }),
-      mustNot: fc.array(conditionArb, { maxLength: 2 }),
-    },
-    { requiredKeys: [] },
-  ),
-  { nil: undefined },
-);
+const filterArb = vectorFilterArb(IDS, conditionArb);
 
 type Op =
   | { kind: 'upsert'; points: { id: string; vector: Float32Array; payload: Payload }[] }
