@@ -19,6 +19,7 @@ export class CoVisitation {
   private readonly window: number;
   private readonly reverseWeight: number;
   private readonly proximityDecay: number;
+  private readonly decayedScratch: number[] = [];
 
   constructor(config: ModelConfig['coVisitation']) {
     this.halfLifeMs = config.halfLifeMs;
@@ -89,17 +90,23 @@ export class CoVisitation {
   ): void {
     const neighbours = this.edges.get(from);
     if (!neighbours) return;
+    // Each edge is decayed once, into a reused scratch array, whether or not it is normalised.
+    const decayed = this.decayedScratch;
+    decayed.length = 0;
+    let total = 0;
+    for (const edge of neighbours.values()) {
+      const w = edge.weight * decayFactor(now - edge.time, this.halfLifeMs);
+      decayed.push(w);
+      total += w;
+    }
     let scale = seedWeight;
     if (normalization > 0) {
-      let total = 0;
-      for (const edge of neighbours.values())
-        total += edge.weight * decayFactor(now - edge.time, this.halfLifeMs);
       if (total <= 0) return;
       scale /= total ** normalization;
     }
-    for (const [to, edge] of neighbours) {
-      const w = scale * edge.weight * decayFactor(now - edge.time, this.halfLifeMs);
-      scores.set(to, (scores.get(to) ?? 0) + w);
+    let i = 0;
+    for (const to of neighbours.keys()) {
+      scores.set(to, (scores.get(to) ?? 0) + scale * decayed[i++]!);
     }
   }
 
