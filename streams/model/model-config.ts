@@ -72,12 +72,6 @@ export interface ModelConfig {
       readonly popularity: number;
       readonly category: number;
     };
-    /**
-     * Co-visitation and popularity are heavy-tailed counts: each is scaled to [0, 1] by its maximum,
-     * then compressed as log(1 + c·x) / log(1 + c), so a long tail of weak evidence still separates
-     * from none. 0 keeps them linear.
-     */
-    readonly signalCompression: number;
     /** MMR trade-off: 1 = pure relevance, 0 = pure novelty. */
     readonly diversityLambda: number;
     /** Candidates (best by score) the diversity step chooses from. */
@@ -150,7 +144,6 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
       popularity: 0.1,
       category: 0.2,
     },
-    signalCompression: 0,
     diversityLambda: 0.9,
     diversityPool: 50,
     excludeSeen: true,

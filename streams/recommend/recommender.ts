@@ -157,7 +157,7 @@ export class Recommender {
       if (max > 0) {
         for (const [itemId, value] of coScores) {
           const c = candidates.get(itemId);
-          if (c) c.features.coVisitation = this.compress(value / max);
+          if (c) c.features.coVisitation = value / max;
         }
       }
     }
@@ -193,12 +193,6 @@ export class Recommender {
     return scores;
   }
 
-  /** A [0, 1] signal, log-compressed as configured (see `ranking.signalCompression`). */
-  private compress(x: number): number {
-    const c = this.model.config.ranking.signalCompression;
-    return c > 0 ? Math.log1p(c * x) / Math.log1p(c) : x;
-  }
-
   private score(user: UserPreferences, candidates: Map<string, Candidate>): void {
     const w = this.model.config.ranking.weights;
     const longTerm = normalizeInto(this.userLongTerm, user.longTerm);
@@ -209,7 +203,7 @@ export class Recommender {
       const f = c.features;
       f.longTerm = dot(longTerm, itemVector);
       f.shortTerm = dot(shortTerm, itemVector);
-      f.popularity = this.compress(this.model.trending.relative(c.item.itemId));
+      f.popularity = this.model.trending.relative(c.item.itemId);
       f.category = categoryScore(user, c.item.categories);
       const parts: readonly [CandidateSource, number][] = [
         ['long_term', w.longTerm * f.longTerm],
