@@ -99,6 +99,7 @@ export const ABLATIONS: readonly { readonly signal: string; readonly overrides: 
   { signal: 'long-term', overrides: { 'ranking.weights.longTerm': 0 } },
   { signal: 'short-term', overrides: { 'ranking.weights.shortTerm': 0 } },
   { signal: 'co-visitation', overrides: { 'ranking.weights.coVisitation': 0 } },
+  { signal: 'sequence', overrides: { 'ranking.weights.sequence': 0 } },
   { signal: 'popularity', overrides: { 'ranking.weights.popularity': 0 } },
   { signal: 'diversity', overrides: { 'ranking.diversityLambda': 1 } },
 ];
@@ -126,6 +127,7 @@ export const DEFAULT_GRIDS: Record<MethodName, MethodGrid> = {
       'ranking.weights.longTerm': [0, 0.5, 1, 2],
       'ranking.weights.shortTerm': [0, 0.5, 1, 2],
       'ranking.weights.coVisitation': [0, 0.5, 1, 2],
+      'ranking.weights.sequence': [0, 0.5, 1, 2],
       'ranking.weights.popularity': [0, 0.25, 0.5, 1, 2],
       'ranking.weights.category': [0, 0.3, 1],
       'ranking.diversityLambda': [0.7, 0.85, 1],

@@ -37,7 +37,10 @@ export interface UserStateRecord {
 
 export interface Neighbour {
   itemId: string;
+  /** Co-visitation over the whole window. */
   weight: number;
+  /** Co-visitation by closeness in the sequence (0 in records from before schema v3). */
+  sequential: number;
 }
 
 export interface ItemStateRecord {

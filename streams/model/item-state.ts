@@ -19,10 +19,10 @@ export function toItemStateRecord(model: EddyModel, itemId: string): ItemStateRe
   const edges = model.coVisitation.neighboursOf(itemId);
   const neighbours = edges
     ? [...edges.entries()]
-        .map(([neighbourId, edge]) => ({
-          itemId: neighbourId,
-          weight: edge.weight * decayFactor(now - edge.time, model.config.coVisitation.halfLifeMs),
-        }))
+        .map(([neighbourId, edge]) => {
+          const decay = decayFactor(now - edge.time, model.config.coVisitation.halfLifeMs);
+          return { itemId: neighbourId, weight: edge.weight * decay, sequential: edge.sequential * decay };
+        })
         .sort((a, b) => b.weight - a.weight || (a.itemId < b.itemId ? -1 : 1))
     : [];
   return {

@@ -42,6 +42,11 @@ export interface ModelConfig {
     readonly reverseWeight: number;
     /** A pair `d` steps apart in the window counts proximityDecay^(d − 1) (1 = the whole window alike). */
     readonly proximityDecay: number;
+    /**
+     * The sequential weight of a pair `d` steps apart counts sequenceDecay^(d − 1): 0 keeps only
+     * adjacent items (what users pick next), 1 equals the window weight.
+     */
+    readonly sequenceDecay: number;
   };
   readonly trending: {
     readonly halfLifeMs: number;
@@ -69,6 +74,8 @@ export interface ModelConfig {
       readonly longTerm: number;
       readonly shortTerm: number;
       readonly coVisitation: number;
+      /** Co-visitation weighted by closeness in users' sequences (`coVisitation.sequenceDecay`). */
+      readonly sequence: number;
       readonly popularity: number;
       readonly category: number;
     };
@@ -121,6 +128,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     maxNeighbours: 200,
     reverseWeight: 1,
     proximityDecay: 1,
+    sequenceDecay: 0.6,
   },
   trending: {
     halfLifeMs: 1 * DAY,
@@ -141,6 +149,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
       longTerm: 0.1,
       shortTerm: 0.25,
       coVisitation: 1,
+      sequence: 0.5,
       popularity: 0.1,
       category: 0.2,
     },

@@ -1,3 +1,4 @@
+import type { NeighbourScores } from '../model/co-visitation.js';
 import type { EddyModel } from '../model/eddy-model.js';
 import type { CandidateSource, RecommendedItem } from '../model/events.js';
 import type { ItemProfile } from '../model/item-model.js';
@@ -16,6 +17,7 @@ export interface CandidateFeatures {
   longTerm: number;
   shortTerm: number;
   coVisitation: number;
+  sequence: number;
   popularity: number;
   category: number;
 }
@@ -130,7 +132,14 @@ export class Recommender {
       const candidate: Candidate = {
         item,
         retrievedBy: source,
-        features: { longTerm: 0, shortTerm: 0, coVisitation: 0, popularity: 0, category: 0 },
+        features: {
+          longTerm: 0,
+          shortTerm: 0,
+          coVisitation: 0,
+          sequence: 0,
+          popularity: 0,
+          category: 0,
+        },
         score: 0,
         source,
       };
@@ -147,18 +156,17 @@ export class Recommender {
       for (const hit of vectorResults[q++] ?? []) admit(hit.id, 'short_term');
     }
 
-    if (ranking.weights.coVisitation !== 0) {
-      const coScores = this.coVisitationScores(user);
-      let max = 0;
-      for (const v of coScores.values()) if (v > max) max = v;
-      for (const itemId of selectTop(coScores, retrieval.coVisitationCandidates)) {
-        admit(itemId, 'co_visitation');
+    if (ranking.weights.coVisitation !== 0 || ranking.weights.sequence !== 0) {
+      const scores = this.coVisitationScores(user);
+      if (ranking.weights.coVisitation !== 0) {
+        this.admitNeighbours(scores.window, candidates, admit, (c, v) => {
+          c.features.coVisitation = v;
+        });
       }
-      if (max > 0) {
-        for (const [itemId, value] of coScores) {
-          const c = candidates.get(itemId);
-          if (c) c.features.coVisitation = value / max;
-        }
+      if (ranking.weights.sequence !== 0) {
+        this.admitNeighbours(scores.sequential, candidates, admit, (c, v) => {
+          c.features.sequence = v;
+        });
       }
     }
 
@@ -170,9 +178,28 @@ export class Recommender {
     return candidates;
   }
 
-  /** Co-visitation neighbours of the user's most recent positive items, nearer items weighing more. */
-  private coVisitationScores(user: UserPreferences): Map<string, number> {
-    const scores = new Map<string, number>();
+  /** Admits the best-scored neighbours and sets every candidate's feature to its score ÷ the best score. */
+  private admitNeighbours(
+    scores: ReadonlyMap<string, number>,
+    candidates: ReadonlyMap<string, Candidate>,
+    admit: (itemId: string, source: CandidateSource) => Candidate | undefined,
+    setFeature: (candidate: Candidate, value: number) => void,
+  ): void {
+    let max = 0;
+    for (const v of scores.values()) if (v > max) max = v;
+    for (const itemId of selectTop(scores, this.model.config.retrieval.coVisitationCandidates)) {
+      admit(itemId, 'co_visitation');
+    }
+    if (max <= 0) return;
+    for (const [itemId, value] of scores) {
+      const c = candidates.get(itemId);
+      if (c) setFeature(c, value / max);
+    }
+  }
+
+  /** Co-visitation neighbours of the user's most recent engaged items, nearer items weighing more. */
+  private coVisitationScores(user: UserPreferences): NeighbourScores {
+    const scores: NeighbourScores = { window: new Map(), sequential: new Map() };
     const { coVisitationSeeds, seedDecay, seedNormalization } = this.model.config.retrieval;
     const now = this.model.streamTime;
     let seeds = 0;
@@ -208,7 +235,7 @@ export class Recommender {
       const parts: readonly [CandidateSource, number][] = [
         ['long_term', w.longTerm * f.longTerm],
         ['short_term', w.shortTerm * f.shortTerm],
-        ['co_visitation', w.coVisitation * f.coVisitation],
+        ['co_visitation', w.coVisitation * f.coVisitation + w.sequence * f.sequence],
         ['trending', w.popularity * f.popularity],
         ['category', w.category * f.category],
       ];

@@ -20,7 +20,7 @@ test('the real pipeline learns: live hit rate after warm-up clearly beats popula
       model: modelWith({
         ranking: {
           ...defaults.ranking,
-          weights: { longTerm: 0, shortTerm: 0, coVisitation: 0, category: 0, popularity: 1 },
+          weights: { longTerm: 0, shortTerm: 0, coVisitation: 0, sequence: 0, category: 0, popularity: 1 },
           diversityLambda: 1,
         },
       }),

@@ -95,7 +95,7 @@ const itemState: ItemStateRecord = {
   interactions: 42,
   popularity: 17.25,
   popularityTime: 1_700_000_000_000,
-  neighbours: [{ itemId: 'i-2', weight: 0.3 }],
+  neighbours: [{ itemId: 'i-2', weight: 0.3, sequential: 0.125 }],
   neighboursTime: 1_700_000_000_000,
 };
 

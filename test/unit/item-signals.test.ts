@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CoVisitation } from '../../streams/model/co-visitation.js';
+import { CoVisitation, type NeighbourScores } from '../../streams/model/co-visitation.js';
 import { ItemModel } from '../../streams/model/item-model.js';
 import { DEFAULT_MODEL_CONFIG } from '../../streams/model/model-config.js';
 import { selectTop, Trending } from '../../streams/model/trending.js';
@@ -9,6 +9,10 @@ import { diversify } from '../../streams/recommend/diversify.js';
 
 const DAY = 86_400_000;
 
+function neighbourScores(): NeighbourScores {
+  return { window: new Map(), sequential: new Map() };
+}
+
 test('co-visitation: follows are counted, decay with time, neighbours stay bounded', () => {
   const co = new CoVisitation({
     halfLifeMs: DAY,
@@ -16,6 +20,7 @@ test('co-visitation: follows are counted, decay with time, neighbours stay bound
     maxNeighbours: 4,
     reverseWeight: 0.5,
     proximityDecay: 0.5,
+    sequenceDecay: 0,
   });
   co.record('b', ['a'], 1, 0);
   assert.equal(co.weight('a', 'b', 0), 1);
@@ -27,11 +32,16 @@ test('co-visitation: follows are counted, decay with time, neighbours stay bound
   co.record('z', ['p', 'q', 'r', 's'], 1, 0);
   assert.equal(co.weight('p', 'z', 0), 0);
   assert.ok(co.weight('s', 'z', 0) > co.weight('q', 'z', 0));
+  // With sequenceDecay 0 the sequential weight keeps only the adjacent pair.
+  assert.equal(co.sequentialWeight('s', 'z', 0), 1);
+  assert.equal(co.sequentialWeight('r', 'z', 0), 0);
+  assert.equal(co.sequentialWeight('z', 's', 0), 0.5);
   for (let i = 0; i < 100; i++) co.record(`n${i}`, ['hub'], 1 + i, 0);
   assert.ok((co.neighboursOf('hub')?.size ?? 0) <= 6, 'pruned to the cap once 50% over it');
-  const scores = new Map<string, number>();
+  const scores = neighbourScores();
   co.accumulateNeighbours('hub', 1, 0, scores);
-  assert.ok(scores.has('n99'), 'the strongest neighbour survives pruning');
+  assert.ok(scores.window.has('n99'), 'the strongest neighbour survives pruning');
+  assert.equal(scores.sequential.get('n99'), 100);
 });
 
 test('co-visitation: seed normalisation turns a busy seed into a distribution', () => {
@@ -41,26 +51,29 @@ test('co-visitation: seed normalisation turns a busy seed into a distribution', 
     maxNeighbours: 10,
     reverseWeight: 0,
     proximityDecay: 1,
+    sequenceDecay: 1,
   });
   // 'busy' has 10× the co-visits of 'quiet'.
   for (let i = 0; i < 10; i++) co.record('b1', ['busy'], 1, 0);
   for (let i = 0; i < 10; i++) co.record('b2', ['busy'], 1, 0);
   co.record('q1', ['quiet'], 1, 0);
   co.record('q2', ['quiet'], 1, 0);
-  const raw = new Map<string, number>();
+  const raw = neighbourScores();
   co.accumulateNeighbours('busy', 1, 0, raw);
   co.accumulateNeighbours('quiet', 1, 0, raw);
-  assert.equal(raw.get('b1'), 10);
-  assert.equal(raw.get('q1'), 1);
-  const normalised = new Map<string, number>();
+  assert.equal(raw.window.get('b1'), 10);
+  assert.equal(raw.window.get('q1'), 1);
+  const normalised = neighbourScores();
   co.accumulateNeighbours('busy', 1, 0, normalised, 1);
   co.accumulateNeighbours('quiet', 1, 0, normalised, 1);
   // Each seed now contributes P(next | seed): 0.5 per neighbour, whatever its volume.
-  assert.equal(normalised.get('b1'), 0.5);
-  assert.equal(normalised.get('q1'), 0.5);
-  const half = new Map<string, number>();
+  assert.equal(normalised.window.get('b1'), 0.5);
+  assert.equal(normalised.window.get('q1'), 0.5);
+  const half = neighbourScores();
   co.accumulateNeighbours('busy', 1, 0, half, 0.5);
-  assert.ok(Math.abs((half.get('b1') ?? 0) - 10 / Math.sqrt(20)) < 1e-12);
+  assert.ok(Math.abs((half.window.get('b1') ?? 0) - 10 / Math.sqrt(20)) < 1e-12);
+  // sequenceDecay 1 with window 1: the sequential weights equal the window weights.
+  assert.deepEqual([...half.sequential], [...half.window]);
 });
 
 test('trending: decayed popularity ranks recent bursts above old ones', () => {
