@@ -49,6 +49,7 @@ import {
   RssSampler,
   repositoryRoot,
   type Spread,
+  settingsOrExitCode,
   spread,
   UsageError,
 } from './support.js';
@@ -604,18 +605,8 @@ function writeJson(
 }
 
 async function main(): Promise<number> {
-  let settings: Settings | null;
-  try {
-    settings = parseSettings(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (settings === null) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const settings = settingsOrExitCode(() => parseSettings(process.argv.slice(2)), USAGE);
+  if (typeof settings === 'number') return settings;
   progress(`preparing input (${settings.dataset})…`);
   const prepared = performance.now();
   const input = loadInput(settings);

@@ -38,6 +38,26 @@ export function parseFlags<T>(parse: () => T): T {
   }
 }
 
+/**
+ * A benchmark's settings from its command line: `parse` returns null for `--help`, which prints the
+ * usage (exit code 0); a UsageError prints the message and the usage (exit code 2).
+ */
+export function settingsOrExitCode<S extends object>(parse: () => S | null, usage: string): S | 0 | 2 {
+  let settings: S | null;
+  try {
+    settings = parse();
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${error.message}\n\n${usage}\n`);
+    return 2;
+  }
+  if (settings === null) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  return settings;
+}
+
 export interface Spread {
   readonly median: number;
   readonly min: number;

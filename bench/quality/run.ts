@@ -16,6 +16,7 @@ import {
   parseFlags,
   progress,
   repositoryRoot,
+  settingsOrExitCode,
   UsageError,
 } from '../support.js';
 import {
@@ -385,18 +386,8 @@ async function tune(
 }
 
 async function main(): Promise<number> {
-  let settings: Settings | null;
-  try {
-    settings = parseSettings(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`${error.message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (settings === null) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
+  const settings = settingsOrExitCode(() => parseSettings(process.argv.slice(2)), USAGE);
+  if (typeof settings === 'number') return settings;
   let dataset: PreparedDataset;
   try {
     dataset = loadDataset(settings);
