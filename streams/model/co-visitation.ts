@@ -92,16 +92,13 @@ export class CoVisitation {
     for (let i = this.maxNeighbours; i < ranked.length; i++) neighbours.delete(ranked[i]![0]);
   }
 
-  /** The decayed window weight of a → b at `now` (0 when unknown). */
-  weight(from: string, to: string, now: number): number {
+  /** The decayed window (or sequential) weight of a → b at `now` (0 when unknown). */
+  weight(from: string, to: string, now: number, kind: keyof NeighbourScores = 'window'): number {
     const edge = this.edges.get(from)?.get(to);
-    return edge ? edge.weight * decayFactor(now - edge.time, this.halfLifeMs) : 0;
-  }
-
-  /** The decayed sequential weight of a → b at `now` (0 when unknown). */
-  sequentialWeight(from: string, to: string, now: number): number {
-    const edge = this.edges.get(from)?.get(to);
-    return edge ? edge.sequential * decayFactor(now - edge.time, this.halfLifeMs) : 0;
+    if (!edge) return 0;
+    return (
+      (kind === 'window' ? edge.weight : edge.sequential) * decayFactor(now - edge.time, this.halfLifeMs)
+    );
   }
 
   /**

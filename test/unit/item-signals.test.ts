@@ -33,9 +33,9 @@ test('co-visitation: follows are counted, decay with time, neighbours stay bound
   assert.equal(co.weight('p', 'z', 0), 0);
   assert.ok(co.weight('s', 'z', 0) > co.weight('q', 'z', 0));
   // With sequenceDecay 0 the sequential weight keeps only the adjacent pair.
-  assert.equal(co.sequentialWeight('s', 'z', 0), 1);
-  assert.equal(co.sequentialWeight('r', 'z', 0), 0);
-  assert.equal(co.sequentialWeight('z', 's', 0), 0.5);
+  assert.equal(co.weight('s', 'z', 0, 'sequential'), 1);
+  assert.equal(co.weight('r', 'z', 0, 'sequential'), 0);
+  assert.equal(co.weight('z', 's', 0, 'sequential'), 0.5);
   for (let i = 0; i < 100; i++) co.record(`n${i}`, ['hub'], 1 + i, 0);
   assert.ok((co.neighboursOf('hub')?.size ?? 0) <= 6, 'pruned to the cap once 50% over it');
   const scores = neighbourScores();
