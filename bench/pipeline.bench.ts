@@ -437,6 +437,9 @@ async function runAll(input: BenchInput, settings: Settings): Promise<VariantRes
         settings,
         gc,
       );
+      // One macrotask turn first: a finished in-memory source may still have its yielding pump
+      // queued (setImmediate), which keeps the whole run reachable until it fires.
+      await new Promise((resolve) => setImmediate(resolve));
       gc?.();
       const memory = process.memoryUsage();
       const seconds = measured.elapsedMs / 1000;
