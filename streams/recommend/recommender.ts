@@ -159,14 +159,10 @@ export class Recommender {
     if (ranking.weights.coVisitation !== 0 || ranking.weights.sequence !== 0) {
       const scores = this.coVisitationScores(user);
       if (ranking.weights.coVisitation !== 0) {
-        this.admitNeighbours(scores.window, candidates, admit, (c, v) => {
-          c.features.coVisitation = v;
-        });
+        this.admitNeighbours(scores.window, 'coVisitation', candidates, admit);
       }
       if (ranking.weights.sequence !== 0) {
-        this.admitNeighbours(scores.sequential, candidates, admit, (c, v) => {
-          c.features.sequence = v;
-        });
+        this.admitNeighbours(scores.sequential, 'sequence', candidates, admit);
       }
     }
 
@@ -178,12 +174,12 @@ export class Recommender {
     return candidates;
   }
 
-  /** Admits the best-scored neighbours and sets every candidate's feature to its score ÷ the best score. */
+  /** Admits the best-scored neighbours and sets every candidate's `feature` to its score ÷ the best score. */
   private admitNeighbours(
     scores: ReadonlyMap<string, number>,
+    feature: 'coVisitation' | 'sequence',
     candidates: ReadonlyMap<string, Candidate>,
     admit: (itemId: string, source: CandidateSource) => Candidate | undefined,
-    setFeature: (candidate: Candidate, value: number) => void,
   ): void {
     let max = 0;
     for (const v of scores.values()) if (v > max) max = v;
@@ -193,7 +189,7 @@ export class Recommender {
     if (max <= 0) return;
     for (const [itemId, value] of scores) {
       const c = candidates.get(itemId);
-      if (c) setFeature(c, value / max);
+      if (c) c.features[feature] = value / max;
     }
   }
 
