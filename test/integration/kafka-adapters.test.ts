@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Admin, type Kafka, Partitioners } from 'kafkajs';
 import { KafkaLogReader } from '../../streams/adapters/kafka/kafka-log-reader.js';
+import { KafkaEventSink } from '../../streams/adapters/kafka/kafka-sink.js';
 import { KafkaEventSource } from '../../streams/adapters/kafka/kafka-source.js';
 import { ensureTopics, TopicMismatchError } from '../../streams/adapters/kafka/topic-admin.js';
 import type { SourceBatch } from '../../streams/ports/event-log.js';
@@ -166,6 +167,44 @@ describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
     } finally {
       await open.abort();
       await producer.disconnect();
+      await reader.close();
+    }
+  });
+
+  test('sink: a unit several times the broker message limit commits in one transaction (split into sends)', {
+    timeout: 60_000,
+  }, async () => {
+    const topic = `${uniquePrefix('big-unit')}.changelog`;
+    topics.push(topic);
+    await ensureTopics(admin, [{ name: topic, partitions: 1, cleanupPolicy: 'compact' }], {
+      replicationFactor: 1,
+    });
+    // 40 × 100 KB ≈ 4 MB for one partition: one record batch of it exceeds message.max.bytes (1 MiB).
+    const value = new Uint8Array(100_000).fill(7);
+    const records = Array.from({ length: 40 }, (_, i) => ({ topic, key: `item-${i}`, value }));
+    const sink = new KafkaEventSink({ kafka, mode: 'exactly-once', transactionalId: `${topic}.tx` });
+    try {
+      await sink.commit({ records, offsets: [], groupId: `${topic}.group` });
+    } finally {
+      await sink.close();
+    }
+    const reader = new KafkaLogReader({ kafka, groupPrefix: `${topic}.check`, stallTimeoutMs: 20_000 });
+    try {
+      // The coordinator writes the commit markers after answering EndTxn, so the last stable offset
+      // can trail the commit for a moment: read again until it has moved (or the test times out).
+      let keys: string[] = [];
+      while (keys.length < records.length) {
+        keys = [];
+        for await (const chunk of reader.readRange(topic, 0, 0))
+          for (const r of chunk) keys.push(r.key ?? '');
+        if (keys.length < records.length) await sleep(100);
+      }
+      assert.deepEqual(
+        keys,
+        records.map((r) => r.key),
+        'every record, committed, in order',
+      );
+    } finally {
       await reader.close();
     }
   });

@@ -50,6 +50,14 @@ export class KafkaCommitError extends EddyError {
   override readonly name = 'KafkaCommitError';
 }
 
+/**
+ * Bytes of keys and values per produce request. kafkajs puts every message of a partition into one
+ * record batch, which the broker rejects above `message.max.bytes` (1 MiB by default): an item
+ * checkpoint of a few thousand items (each with up to `maxNeighbours` co-visitation neighbours)
+ * is several MiB. Splitting into several sends of the same transaction keeps it atomic.
+ */
+export const MAX_SEND_BYTES = 512 * 1024;
+
 const FENCED = new Set([
   'INVALID_PRODUCER_EPOCH',
   'PRODUCER_FENCED',
@@ -126,7 +134,9 @@ export class KafkaEventSink implements EventSink {
     const topicMessages = this.group(unit);
     if (this.options.mode === 'at-least-once') {
       await timed(this.metrics, 'commit', async () => {
-        if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
+        for (const chunk of bySize(topicMessages, MAX_SEND_BYTES)) {
+          await this.producer.sendBatch({ topicMessages: chunk, acks: -1 });
+        }
         if (unit.offsets.length > 0) await this.options.commitOffsets!(unit.offsets);
       }).catch((error: unknown) => {
         throw new KafkaCommitError(`could not commit a batch (at-least-once): ${describeError(error)}`);
@@ -136,7 +146,9 @@ export class KafkaEventSink implements EventSink {
     await timed(this.metrics, 'commit', async () => {
       const transaction = await this.producer.transaction();
       try {
-        if (topicMessages.length > 0) await transaction.sendBatch({ topicMessages, acks: -1 });
+        for (const chunk of bySize(topicMessages, MAX_SEND_BYTES)) {
+          await transaction.sendBatch({ topicMessages: chunk, acks: -1 });
+        }
         if (unit.offsets.length > 0) {
           const offsets = {
             consumerGroupId: unit.groupId,
@@ -196,6 +208,39 @@ export class KafkaEventSink implements EventSink {
     if (partition !== undefined) message.partition = partition;
     return message;
   }
+}
+
+type TopicMessages = { topic: string; messages: Message[] }[];
+
+/**
+ * `topicMessages` in consecutive groups of at most `maxBytes` of keys and values each (a larger
+ * message goes alone), keeping each topic's messages in order. Nothing when there are none.
+ */
+export function* bySize(topicMessages: TopicMessages, maxBytes: number): Generator<TopicMessages> {
+  let chunk: TopicMessages = [];
+  let bytes = 0;
+  for (const { topic, messages } of topicMessages) {
+    let current: Message[] = [];
+    for (const message of messages) {
+      const size = byteLength(message.key) + byteLength(message.value);
+      if (bytes + size > maxBytes && bytes > 0) {
+        if (current.length > 0) chunk.push({ topic, messages: current });
+        yield chunk;
+        chunk = [];
+        current = [];
+        bytes = 0;
+      }
+      current.push(message);
+      bytes += size;
+    }
+    if (current.length > 0) chunk.push({ topic, messages: current });
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+function byteLength(data: Message['key'] | Message['value']): number {
+  if (data === null || data === undefined) return 0;
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
