@@ -90,7 +90,7 @@ export function createMethod(
 }
 
 /**
- * Eddy with one signal switched off, on top of its configuration. A zero weight also stops the
+ * Eddy with one signal switched off (or, last, the ranking weights not learned), on top of its configuration. A zero weight also stops the
  * signal's retrieval (the recommender skips long-term, short-term and co-visitation queries with a
  * zero weight), except popularity: trending items still fill the candidate set (a new user would
  * otherwise get no list at all), they just no longer score for being popular.
@@ -100,8 +100,11 @@ export const ABLATIONS: readonly { readonly signal: string; readonly overrides: 
   { signal: 'short-term', overrides: { 'ranking.weights.shortTerm': 0 } },
   { signal: 'co-visitation', overrides: { 'ranking.weights.coVisitation': 0 } },
   { signal: 'sequence', overrides: { 'ranking.weights.sequence': 0 } },
+  { signal: 'next-item', overrides: { 'ranking.weights.nextItem': 0 } },
   { signal: 'popularity', overrides: { 'ranking.weights.popularity': 0 } },
   { signal: 'diversity', overrides: { 'ranking.diversityLambda': 1 } },
+  // Not a signal: the configured weights kept fixed instead of learned from picks.
+  { signal: 'learning', overrides: { 'ranking.learning.rate': 0 } },
 ];
 
 export interface MethodGrid {

@@ -67,7 +67,8 @@ evaluation part; both are reported, overall and for cold (< 5 prior events) and 
 Methods: eddy (the real pipeline: EmbeddedEddy, 1 partition, batches of 1), popularity (recency
 decay), cooccurrence (item-to-item over the user's last n items), isgd (incremental MF with
 negative sampling). With --ablation, eddy-no-<signal> for long-term, short-term, co-visitation,
-sequence, popularity and diversity.
+sequence, next-item, popularity and diversity, and eddy-no-learning (the configured ranking
+weights kept fixed).
 
 Data:
   --dataset <name>     synthetic (default), movielens or csv

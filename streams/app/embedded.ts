@@ -67,6 +67,7 @@ export class EmbeddedEddy {
       { name: this.topics.deadLetters, partitions: p },
       { name: this.topics.userChangelog, partitions: p, cleanupPolicy: 'compact' },
       { name: this.topics.itemChangelog, partitions: p, cleanupPolicy: 'compact' },
+      { name: this.topics.rankingChangelog, partitions: 1, cleanupPolicy: 'compact' },
     ]);
     this.users = new MemoryStateStore({
       name: 'user-preferences',

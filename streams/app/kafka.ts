@@ -20,7 +20,7 @@ import type { EddyMetrics } from '../observe/metrics.js';
 import { RunStats } from '../observe/run-stats.js';
 import { EddyPipeline } from '../pipeline/eddy-pipeline.js';
 import { combineObservers, nullObserver, type PipelineObserver } from '../pipeline/pipeline-observer.js';
-import { restoreItems, restoreUsers } from '../pipeline/restore.js';
+import { restoreItems, restoreRanking, restoreUsers } from '../pipeline/restore.js';
 import type { CommittedBatch } from '../pipeline/stages.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
 import type { TopicPartition, TopicSpec } from '../ports/event-log.js';
@@ -220,6 +220,7 @@ export class KafkaEddy {
     const items = await restoreItems(this.model, this.reader, this.topics.itemChangelog, (n) =>
       this.observer.restoring?.(n),
     );
+    await restoreRanking(this.model, this.reader, this.topics.rankingChangelog, this.options.groupId);
     this.observer.restored?.(
       { users: 0, items: items.items, records: items.records },
       (performance.now() - restoreStarted) / 1000,
@@ -323,5 +324,6 @@ export function eddyTopicSpecs(topics: TopicNames, partitions: number): TopicSpe
     { name: topics.deadLetters, partitions },
     { name: topics.userChangelog, partitions, cleanupPolicy: 'compact' },
     { name: topics.itemChangelog, partitions, cleanupPolicy: 'compact' },
+    { name: topics.rankingChangelog, partitions, cleanupPolicy: 'compact' },
   ];
 }

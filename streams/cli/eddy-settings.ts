@@ -153,6 +153,14 @@ export const EDDY_SETTINGS = {
     parse: decimal(0, 1),
     default: m.ranking.diversityLambda,
   }),
+  rankingLearningRate: setting({
+    flag: 'ranking-learning-rate',
+    env: 'EDDY_RANKING_LEARNING_RATE',
+    description: 'step size of the ranking weights learned from picks (0 = keep the configured weights)',
+    expected: 'a number in [0, 1]',
+    parse: decimal(0, 1),
+    default: m.ranking.learning.rate,
+  }),
   summaryEveryMs: setting({
     flag: 'summary-every',
     env: 'EDDY_SUMMARY_EVERY',
@@ -199,6 +207,11 @@ export function modelConfigFrom(settings: EddySettings): ModelConfig {
     dimension: settings.dimension,
     longTermHalfLifeMs: settings.longTermHalfLife,
     shortTermHalfLifeMs: settings.shortTermHalfLife,
-    ranking: { ...m.ranking, listSize: settings.listSize, diversityLambda: settings.diversity },
+    ranking: {
+      ...m.ranking,
+      listSize: settings.listSize,
+      diversityLambda: settings.diversity,
+      learning: { ...m.ranking.learning, rate: settings.rankingLearningRate },
+    },
   };
 }

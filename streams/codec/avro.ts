@@ -16,9 +16,15 @@ import type { Type as AvroType, Schema as AvroTypeSchema } from 'avsc';
 import avsc from 'avsc';
 import { type DeadLetterReason, InvalidRecordError } from '../errors.js';
 import type { ClickEvent, ItemEvent, RecommendationList } from '../model/events.js';
-import type { ItemStateRecord, UserStateRecord } from './state-records.js';
+import type { ItemStateRecord, RankingStateRecord, UserStateRecord } from './state-records.js';
 
-export type SchemaName = 'ClickEvent' | 'ItemEvent' | 'RecommendationList' | 'UserState' | 'ItemState';
+export type SchemaName =
+  | 'ClickEvent'
+  | 'ItemEvent'
+  | 'RecommendationList'
+  | 'UserState'
+  | 'ItemState'
+  | 'RankingState';
 
 /** The TypeScript shape each schema decodes to. */
 export interface RecordTypes {
@@ -27,6 +33,7 @@ export interface RecordTypes {
   RecommendationList: RecommendationList;
   UserState: UserStateRecord;
   ItemState: ItemStateRecord;
+  RankingState: RankingStateRecord;
 }
 
 /** Label of the schema in `schemas/<file>.avsc`; history versions are labelled from their file name (`v1`). */
@@ -38,6 +45,7 @@ const SCHEMA_FILES: Readonly<Record<SchemaName, string>> = {
   RecommendationList: 'recommendation-list.avsc',
   UserState: 'user-state.avsc',
   ItemState: 'item-state.avsc',
+  RankingState: 'ranking-state.avsc',
 };
 const SCHEMA_NAMES = Object.keys(SCHEMA_FILES) as SchemaName[];
 const NAMESPACE = 'io.eddy';
@@ -864,6 +872,7 @@ export const codecs = {
   recommendationList: createCodec('RecommendationList'),
   userState: createCodec('UserState'),
   itemState: createCodec('ItemState'),
+  rankingState: createCodec('RankingState'),
 } as const;
 
 const CODEC_BY_NAME: Readonly<Record<SchemaName, AvroCodec<unknown>>> = {
@@ -872,6 +881,7 @@ const CODEC_BY_NAME: Readonly<Record<SchemaName, AvroCodec<unknown>>> = {
   RecommendationList: codecs.recommendationList,
   UserState: codecs.userState,
   ItemState: codecs.itemState,
+  RankingState: codecs.rankingState,
 };
 
 /** The shared codec of a record type, by schema name. */

@@ -60,3 +60,9 @@ export interface ItemStateRecord {
   /** 0 when there are no neighbours yet. */
   neighboursTime: number;
 }
+
+export interface RankingStateRecord {
+  features: string[];
+  weights: number[];
+  updates: number;
+}

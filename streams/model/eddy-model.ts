@@ -3,6 +3,7 @@ import { CoVisitation } from './co-visitation.js';
 import type { ClickEvent, ItemEvent } from './events.js';
 import { ItemModel } from './item-model.js';
 import { engagementStrength, type ModelConfig } from './model-config.js';
+import { RankingLearner } from './ranking-learner.js';
 import { Trending } from './trending.js';
 import { applyInteraction, newUserPreferences, type UserPreferences } from './user-preferences.js';
 
@@ -15,6 +16,8 @@ export class EddyModel {
   readonly items: ItemModel;
   readonly coVisitation: CoVisitation;
   readonly trending: Trending;
+  /** The ranking weights, learned from each pick against the pool the user was last ranked with. */
+  readonly ranking: RankingLearner;
   /** Max event time seen: the model's notion of "now" for decay, so replays are exact. */
   streamTime = 0;
   private readonly preceding: string[] = [];
@@ -27,6 +30,7 @@ export class EddyModel {
     this.items = new ItemModel(config);
     this.coVisitation = new CoVisitation(config.coVisitation);
     this.trending = new Trending(config.trending);
+    this.ranking = new RankingLearner(config);
     this.preferenceScratch = new Float32Array(config.dimension);
   }
 
@@ -42,6 +46,8 @@ export class EddyModel {
 
     const engagement = engagementStrength(this.config, event.type);
     if (engagement > 0) {
+      // Test, then train: the ranking learns from the pick before the pick changes the state it ranked.
+      this.ranking.learn(event.userId, event.itemId);
       const preceding = this.preceding;
       preceding.length = 0;
       for (const r of user.recent) if (engagementStrength(this.config, r.type) > 0) preceding.push(r.itemId);

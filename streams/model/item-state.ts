@@ -54,6 +54,12 @@ export function restoreItemState(model: EddyModel, record: ItemStateRecord): voi
   model.coVisitation.restoreNeighbours(record.itemId, record.neighbours, record.neighboursTime);
 }
 
+/** The learned ranking weights as a changelog record keyed by the consumer group; none while learning is off. */
+export function rankingCheckpoint(model: EddyModel, topic: string, groupId: string): OutgoingRecord[] {
+  if (!model.ranking.enabled) return [];
+  return [{ topic, key: groupId, value: codecs.rankingState.encode(model.ranking.toRecord()) }];
+}
+
 /** Changelog records (latest state, or a tombstone for removed items) for every item changed since the last call. */
 export function itemCheckpoint(model: EddyModel, topic: string): OutgoingRecord[] {
   const records: OutgoingRecord[] = [];

@@ -76,8 +76,23 @@ export interface ModelConfig {
       readonly coVisitation: number;
       /** Co-visitation weighted by closeness in users' sequences (`coVisitation.sequenceDecay`). */
       readonly sequence: number;
+      /** Sequential co-visitation from the user's last item alone: what users pick right after it. */
+      readonly nextItem: number;
       readonly popularity: number;
       readonly category: number;
+    };
+    /**
+     * The weights above are the prior; these settings let them follow what users pick (see
+     * `RankingLearner`). A rate of 0 keeps them fixed.
+     */
+    readonly learning: {
+      readonly rate: number;
+      /** Pool candidates each pick is compared with. */
+      readonly negatives: number;
+      /** Pull back towards the configured weights, per update. */
+      readonly regularization: number;
+      /** Users whose last candidate pool is kept for learning from their next pick. */
+      readonly pendingUsers: number;
     };
     /** MMR trade-off: 1 = pure relevance, 0 = pure novelty. */
     readonly diversityLambda: number;
@@ -150,8 +165,15 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
       shortTerm: 0.25,
       coVisitation: 1,
       sequence: 0.5,
+      nextItem: 0.25,
       popularity: 0.1,
       category: 0.2,
+    },
+    learning: {
+      rate: 0.03,
+      negatives: 5,
+      regularization: 0.01,
+      pendingUsers: 10_000,
     },
     diversityLambda: 0.9,
     diversityPool: 50,

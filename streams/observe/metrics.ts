@@ -226,6 +226,20 @@ export class EddyMetrics {
     },
   });
 
+  // --- Ranking weights learned online from users' picks
+
+  readonly rankingWeight = new Gauge({
+    name: 'eddy_ranking_weight',
+    help: 'Current weight of each ranking signal (learned online from picks; the configured value while learning is off).',
+    labelNames: ['feature'] as const,
+    registers: [this.registry],
+  });
+  readonly rankingUpdates = new Gauge({
+    name: 'eddy_ranking_updates',
+    help: 'Picks the current ranking weights have learned from, including those before a restore.',
+    registers: [this.registry],
+  });
+
   // --- Live recommendation quality (prequential: each interaction scored against the user's last list)
 
   readonly liveHitRate = new Gauge({

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { concatMap, lastValueFrom, type OperatorFunction, of, pipe, tap } from 'rxjs';
 import type { EddyModel } from '../model/eddy-model.js';
-import { itemCheckpoint } from '../model/item-state.js';
+import { itemCheckpoint, rankingCheckpoint } from '../model/item-state.js';
 import type { EventSink, EventSource, LogReader, SourceBatch } from '../ports/event-log.js';
 import type { VectorStore } from '../ports/vector-store.js';
 import { Recommender } from '../recommend/recommender.js';
@@ -98,8 +98,12 @@ export class EddyPipeline {
     const { observer } = this.deps;
     const restoreStarted = performance.now();
     const restored = this.deps.changelogs
-      ? await restoreModel(this.deps.model, this.deps.changelogs, this.deps.topics, (records) =>
-          observer.restoring?.(records),
+      ? await restoreModel(
+          this.deps.model,
+          this.deps.changelogs,
+          this.deps.topics,
+          this.deps.groupId,
+          (records) => observer.restoring?.(records),
         )
       : { users: 0, items: 0, records: 0 };
     observer.restored?.(restored, (performance.now() - restoreStarted) / 1000);
@@ -153,7 +157,10 @@ export class EddyPipeline {
     });
     await this.context.userVectors.flush();
     // A last item checkpoint, so a clean shutdown loses no item learning.
-    const records = itemCheckpoint(this.deps.model, this.deps.topics.itemChangelog);
+    const records = [
+      ...itemCheckpoint(this.deps.model, this.deps.topics.itemChangelog),
+      ...rankingCheckpoint(this.deps.model, this.deps.topics.rankingChangelog, this.deps.groupId),
+    ];
     if (records.length > 0) await this.deps.sink.commit({ records, offsets: [], groupId: this.deps.groupId });
   }
 

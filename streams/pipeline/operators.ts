@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { concatMap, map, type OperatorFunction } from 'rxjs';
 import { InvalidRecordError } from '../errors.js';
 import type { RecommendationList } from '../model/events.js';
-import { itemCheckpoint } from '../model/item-state.js';
+import { itemCheckpoint, rankingCheckpoint } from '../model/item-state.js';
 import type { OutgoingRecord, SourceBatch, TopicPartitionOffset } from '../ports/event-log.js';
 import type { Point } from '../ports/vector-store.js';
 import { ITEM_AVAILABLE_FIELD, ITEM_CATEGORIES_FIELD } from '../recommend/recommender.js';
@@ -188,6 +188,7 @@ export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatc
     if (recordsSinceCheckpoint >= ctx.itemCheckpointEveryEvents) {
       recordsSinceCheckpoint = 0;
       for (const change of itemCheckpoint(ctx.model, ctx.topics.itemChangelog)) records.push(change);
+      records.push(...rankingCheckpoint(ctx.model, ctx.topics.rankingChangelog, ctx.groupId));
     }
     const offsets: TopicPartitionOffset[] = [];
     const last = batch.records[batch.records.length - 1];

@@ -20,6 +20,8 @@ export async function restoreModel(
   model: EddyModel,
   reader: LogReader,
   topics: TopicNames,
+  /** The consumer group: the key of its learned ranking weights. */
+  groupId: string,
   /** Told the records applied after each chunk, so a long restore shows its progress. */
   onProgress?: (records: number) => void,
 ): Promise<RestoreReport> {
@@ -32,6 +34,7 @@ export async function restoreModel(
     onProgress,
   );
   const items = await restoreItems(model, reader, topics.itemChangelog, onProgress);
+  await restoreRanking(model, reader, topics.rankingChangelog, groupId);
   return { users: model.users.size, items: model.items.size, records: users.records + items.records };
 }
 
@@ -79,6 +82,25 @@ export async function restoreUsers(
     }
   }
   return { users, records, usersByPartition };
+}
+
+/** Restores the ranking weights the group learned, from its last checkpoint; none keeps the configured ones. */
+export async function restoreRanking(
+  model: EddyModel,
+  reader: LogReader,
+  topic: string,
+  groupId: string,
+): Promise<boolean> {
+  let latest: Uint8Array | null = null;
+  const partitions = await reader.partitionsOf(topic);
+  for (let p = 0; p < partitions; p++) {
+    for await (const chunk of reader.readRange(topic, p, 0)) {
+      for (const record of chunk) if (record.key === groupId) latest = record.value;
+    }
+  }
+  if (latest === null) return false;
+  model.ranking.restore(codecs.rankingState.decode(latest));
+  return true;
 }
 
 /**

@@ -6,6 +6,8 @@ export interface TopicNames {
   readonly deadLetters: string;
   readonly userChangelog: string;
   readonly itemChangelog: string;
+  /** The learned ranking weights (one record per consumer group, compacted). */
+  readonly rankingChangelog: string;
 }
 
 export function topicNames(prefix = 'eddy'): TopicNames {
@@ -16,6 +18,7 @@ export function topicNames(prefix = 'eddy'): TopicNames {
     deadLetters: `${prefix}.dead-letters`,
     userChangelog: `${prefix}.user-state-changelog`,
     itemChangelog: `${prefix}.item-state-changelog`,
+    rankingChangelog: `${prefix}.ranking-state-changelog`,
   };
 }
 

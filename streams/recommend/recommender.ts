@@ -3,6 +3,7 @@ import type { EddyModel } from '../model/eddy-model.js';
 import type { CandidateSource, RecommendedItem } from '../model/events.js';
 import type { ItemProfile } from '../model/item-model.js';
 import { engagementStrength } from '../model/model-config.js';
+import { FEATURE_COUNT, RANKING_FEATURES, type RankingFeature } from '../model/ranking-learner.js';
 import { selectTop } from '../model/trending.js';
 import { categoryScore, type UserPreferences } from '../model/user-preferences.js';
 import { dot, isZero, normalizeInto } from '../model/vector-math.js';
@@ -13,14 +14,7 @@ export const ITEM_AVAILABLE_FIELD = 'available';
 export const ITEM_CATEGORIES_FIELD = 'categories';
 
 /** The signals one candidate is scored on; each in a comparable range (≈ [-1, 1] or [0, 1]). */
-export interface CandidateFeatures {
-  longTerm: number;
-  shortTerm: number;
-  coVisitation: number;
-  sequence: number;
-  popularity: number;
-  category: number;
-}
+export type CandidateFeatures = Record<RankingFeature, number>;
 
 export interface Candidate {
   readonly item: ItemProfile;
@@ -102,6 +96,7 @@ export class Recommender {
   ): RecommendedItem[] {
     const candidates = this.gatherCandidates(user, vectorResults);
     this.score(user, candidates);
+    if (this.model.ranking.enabled) this.rememberPool(user.userId, candidates);
     const { diversityLambda, diversityPool } = this.model.config.ranking;
     const picked = diversify(
       candidates.values(),
@@ -114,6 +109,17 @@ export class Recommender {
       (c, out) => this.model.items.targetVector(c.item, out),
     );
     return picked.map((c, i) => ({ itemId: c.item.itemId, score: c.score, rank: i + 1, source: c.source }));
+  }
+
+  private rememberPool(userId: string, candidates: ReadonlyMap<string, Candidate>): void {
+    const ids: string[] = [];
+    const features = new Float32Array(candidates.size * FEATURE_COUNT);
+    let offset = 0;
+    for (const [itemId, c] of candidates) {
+      ids.push(itemId);
+      for (const name of RANKING_FEATURES) features[offset++] = c.features[name];
+    }
+    this.model.ranking.remember(userId, ids, features);
   }
 
   private gatherCandidates(
@@ -137,6 +143,7 @@ export class Recommender {
           shortTerm: 0,
           coVisitation: 0,
           sequence: 0,
+          nextItem: 0,
           popularity: 0,
           category: 0,
         },
@@ -156,14 +163,12 @@ export class Recommender {
       for (const hit of vectorResults[q++] ?? []) admit(hit.id, 'short_term');
     }
 
-    if (ranking.weights.coVisitation !== 0 || ranking.weights.sequence !== 0) {
+    const { coVisitation, sequence, nextItem } = ranking.weights;
+    if (coVisitation !== 0 || sequence !== 0 || nextItem !== 0) {
       const scores = this.coVisitationScores(user);
-      if (ranking.weights.coVisitation !== 0) {
-        this.admitNeighbours(scores.window, 'coVisitation', candidates, admit);
-      }
-      if (ranking.weights.sequence !== 0) {
-        this.admitNeighbours(scores.sequential, 'sequence', candidates, admit);
-      }
+      if (coVisitation !== 0) this.admitNeighbours(scores.window, 'coVisitation', candidates, admit);
+      if (sequence !== 0) this.admitNeighbours(scores.sequential, 'sequence', candidates, admit);
+      if (nextItem !== 0) this.admitNeighbours(scores.next, 'nextItem', candidates, admit);
     }
 
     let trendingAdded = 0;
@@ -177,7 +182,7 @@ export class Recommender {
   /** Admits the best-scored neighbours and sets every candidate's `feature` to its score ÷ the best score. */
   private admitNeighbours(
     scores: ReadonlyMap<string, number>,
-    feature: 'coVisitation' | 'sequence',
+    feature: 'coVisitation' | 'sequence' | 'nextItem',
     candidates: ReadonlyMap<string, Candidate>,
     admit: (itemId: string, source: CandidateSource) => Candidate | undefined,
   ): void {
@@ -194,8 +199,9 @@ export class Recommender {
   }
 
   /** Co-visitation neighbours of the user's most recent engaged items, nearer items weighing more. */
-  private coVisitationScores(user: UserPreferences): NeighbourScores {
+  private coVisitationScores(user: UserPreferences): NeighbourScores & { next: Map<string, number> } {
     const scores: NeighbourScores = { window: new Map(), sequential: new Map() };
+    const last: NeighbourScores = { window: new Map(), sequential: new Map() };
     const { coVisitationSeeds, seedDecay, seedNormalization } = this.model.config.retrieval;
     const now = this.model.streamTime;
     let seeds = 0;
@@ -203,7 +209,9 @@ export class Recommender {
     for (let r = user.recent.length - 1; r >= 0 && seeds < coVisitationSeeds; r--) {
       const interaction = user.recent[r]!;
       if (engagementStrength(this.model.config, interaction.type) <= 0) continue;
-      seeds++;
+      if (seeds++ === 0 && this.model.config.ranking.weights.nextItem !== 0) {
+        this.model.coVisitation.accumulateNeighbours(interaction.itemId, 1, now, last, 0);
+      }
       this.model.coVisitation.accumulateNeighbours(
         interaction.itemId,
         seedWeight,
@@ -213,11 +221,11 @@ export class Recommender {
       );
       seedWeight *= seedDecay;
     }
-    return scores;
+    return { ...scores, next: last.sequential };
   }
 
   private score(user: UserPreferences, candidates: Map<string, Candidate>): void {
-    const w = this.model.config.ranking.weights;
+    const w = this.model.ranking.byName();
     const longTerm = normalizeInto(this.userLongTerm, user.longTerm);
     const shortTerm = normalizeInto(this.userShortTerm, user.shortTerm);
     const itemVector = this.itemScratch;
@@ -231,7 +239,10 @@ export class Recommender {
       const parts: readonly [CandidateSource, number][] = [
         ['long_term', w.longTerm * f.longTerm],
         ['short_term', w.shortTerm * f.shortTerm],
-        ['co_visitation', w.coVisitation * f.coVisitation + w.sequence * f.sequence],
+        [
+          'co_visitation',
+          w.coVisitation * f.coVisitation + w.sequence * f.sequence + w.nextItem * f.nextItem,
+        ],
         ['trending', w.popularity * f.popularity],
         ['category', w.category * f.category],
       ];

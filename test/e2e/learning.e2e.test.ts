@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { MemoryStateStore } from '../../streams/adapters/memory/memory-state-store.js';
 import { EddyModel } from '../../streams/model/eddy-model.js';
 import { toItemStateRecord } from '../../streams/model/item-state.js';
+import { RANKING_FEATURES } from '../../streams/model/ranking-learner.js';
 import type { UserPreferences } from '../../streams/model/user-preferences.js';
 import { toUserStateRecord, userPreferencesSerde } from '../../streams/model/user-state-serde.js';
 import { restoreModel } from '../../streams/pipeline/restore.js';
@@ -20,7 +21,15 @@ test('the real pipeline learns: live hit rate after warm-up clearly beats popula
       model: modelWith({
         ranking: {
           ...defaults.ranking,
-          weights: { longTerm: 0, shortTerm: 0, coVisitation: 0, sequence: 0, category: 0, popularity: 1 },
+          weights: {
+            longTerm: 0,
+            shortTerm: 0,
+            coVisitation: 0,
+            sequence: 0,
+            nextItem: 0,
+            category: 0,
+            popularity: 1,
+          },
           diversityLambda: 1,
         },
       }),
@@ -51,7 +60,7 @@ test('user and item state restored from the changelogs equal the live state', as
       serde: userPreferencesSerde,
     }),
   );
-  const report = await restoreModel(restored, eddy.log, eddy.topics);
+  const report = await restoreModel(restored, eddy.log, eddy.topics, eddy.groupId);
   assert.ok(report.records > 0);
   assert.equal(restored.users.size, eddy.users.size);
   for (const [userId, live] of eddy.users.entries()) {
@@ -65,4 +74,9 @@ test('user and item state restored from the changelogs equal the live state', as
     assert.deepEqual(toItemStateRecord(restored, live.itemId), toItemStateRecord(eddy.model, live.itemId));
   }
   assert.equal(restored.streamTime, eddy.model.streamTime);
+  // The ranking weights moved from the configured prior, and the restore brings back the learned ones.
+  assert.ok(eddy.model.ranking.updates > 0);
+  const configured = RANKING_FEATURES.map((feature) => eddy.model.config.ranking.weights[feature]);
+  assert.notDeepEqual(Array.from(eddy.model.ranking.weights), configured);
+  assert.deepEqual(restored.ranking.toRecord(), eddy.model.ranking.toRecord());
 });

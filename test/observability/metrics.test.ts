@@ -219,7 +219,7 @@ test('restore progress adds up to the records restored, and its duration is repo
     }),
   );
   let progress = 0;
-  const report = await restoreModel(model, live.log, live.topics, (records) => {
+  const report = await restoreModel(model, live.log, live.topics, live.groupId, (records) => {
     progress += records;
     fresh.stats.restoring(records);
   });

@@ -12,7 +12,11 @@ import {
   parseSchema,
   type SchemaName,
 } from '../../streams/codec/avro.js';
-import type { ItemStateRecord, UserStateRecord } from '../../streams/codec/state-records.js';
+import type {
+  ItemStateRecord,
+  RankingStateRecord,
+  UserStateRecord,
+} from '../../streams/codec/state-records.js';
 import { type DeadLetterReason, InvalidRecordError } from '../../streams/errors.js';
 import {
   type ClickEvent,
@@ -99,12 +103,19 @@ const itemState: ItemStateRecord = {
   neighboursTime: 1_700_000_000_000,
 };
 
+const rankingState: RankingStateRecord = {
+  features: ['coVisitation', 'sequence'],
+  weights: [1.875, -0.25],
+  updates: 1234,
+};
+
 const fixtures: { [N in SchemaName]: { codec: AvroCodec<unknown>; value: unknown } } = {
   ClickEvent: { codec: codecs.clickEvent, value: click },
   ItemEvent: { codec: codecs.itemEvent, value: item },
   RecommendationList: { codec: codecs.recommendationList, value: list },
   UserState: { codec: codecs.userState, value: userState },
   ItemState: { codec: codecs.itemState, value: itemState },
+  RankingState: { codec: codecs.rankingState, value: rankingState },
 };
 
 /** Single-object bytes with a hand-written body, for corrupt-record tests. */

@@ -152,6 +152,12 @@ function schemaNameOf(fullName: string): SchemaName {
 
 const SAMPLES = 50;
 
+/**
+ * Record types with no older writer yet: their first version is the current one. The first change
+ * to one of them must copy the released version to `schemas/history/` and drop it from this list.
+ */
+const FIRST_VERSION_ONLY: readonly string[] = ['io.eddy.RankingState'];
+
 describe('schema files', () => {
   it('has a history fixture for every record type, each matching a current schema', () => {
     assert.ok(history.length > 0);
@@ -163,10 +169,12 @@ describe('schema files', () => {
       );
     }
     for (const cur of current) {
-      assert.ok(
-        history.some((h) => h.fullName === cur.fullName),
-        `${cur.file}: no history fixture`,
-      );
+      const hasHistory = history.some((h) => h.fullName === cur.fullName);
+      if (FIRST_VERSION_ONLY.includes(cur.fullName)) {
+        assert.ok(!hasHistory, `${cur.file} has history now: remove it from FIRST_VERSION_ONLY`);
+      } else {
+        assert.ok(hasHistory, `${cur.file}: no history fixture`);
+      }
     }
   });
 

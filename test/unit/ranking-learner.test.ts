@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../streams/model/model-config.js';
+import {
+  FEATURE_COUNT,
+  RANKING_FEATURES,
+  type RankingFeature,
+  RankingLearner,
+} from '../../streams/model/ranking-learner.js';
+import { Random } from '../../streams/util/random.js';
+
+function configWith(
+  learning: Partial<ModelConfig['ranking']['learning']>,
+  weights: Partial<ModelConfig['ranking']['weights']> = {},
+): ModelConfig {
+  const ranking = DEFAULT_MODEL_CONFIG.ranking;
+  return {
+    ...DEFAULT_MODEL_CONFIG,
+    ranking: {
+      ...ranking,
+      weights: { ...ranking.weights, ...weights },
+      learning: { ...ranking.learning, ...learning },
+    },
+  };
+}
+
+const column = (feature: RankingFeature): number => RANKING_FEATURES.indexOf(feature);
+
+/** A pool of `size` items with uniform random features in [0, 1); row `picked` gets `pickedRow`. */
+function pool(
+  random: Random,
+  size: number,
+  picked: number,
+  pickedRow?: Partial<Record<RankingFeature, number>>,
+): { ids: string[]; features: Float32Array } {
+  const ids = Array.from({ length: size }, (_, i) => `i${i}`);
+  const features = new Float32Array(size * FEATURE_COUNT);
+  for (let i = 0; i < features.length; i++) features[i] = random.next();
+  for (const [feature, value] of Object.entries(pickedRow ?? {})) {
+    features[picked * FEATURE_COUNT + column(feature as RankingFeature)] = value;
+  }
+  return { ids, features };
+}
+
+describe('RankingLearner', () => {
+  test('raises the weight of the signal that tells picks apart above the others', () => {
+    const learner = new RankingLearner(configWith({ rate: 0.05, regularization: 0.001 }));
+    const before = Array.from(learner.weights);
+    const random = new Random(1);
+    for (let n = 0; n < 2000; n++) {
+      const picked = random.int(50);
+      const { ids, features } = pool(random, 50, picked, { category: 1 });
+      learner.remember('u', ids, features);
+      assert.equal(learner.learn('u', ids[picked]!), true);
+    }
+    const k = column('category');
+    assert.ok(learner.weights[k]! > before[k]! + 1, `category ${before[k]} → ${learner.weights[k]}`);
+    // Signals that do not separate picks from the pool only add noise to the margin: they shrink
+    // towards 0, and end far below the one that does.
+    for (const feature of RANKING_FEATURES) {
+      if (feature === 'category') continue;
+      const j = column(feature);
+      assert.ok(
+        Math.abs(learner.weights[j]!) < learner.weights[k]! / 3,
+        `${feature} ${before[j]} → ${learner.weights[j]} vs category ${learner.weights[k]}`,
+      );
+    }
+    assert.equal(learner.updates, 2000);
+  });
+
+  test('a signal configured at 0 stays off, however informative', () => {
+    const learner = new RankingLearner(configWith({ rate: 0.05 }, { category: 0 }));
+    const random = new Random(2);
+    for (let n = 0; n < 200; n++) {
+      const { ids, features } = pool(random, 20, 3, { category: 1 });
+      learner.remember('u', ids, features);
+      learner.learn('u', 'i3');
+    }
+    assert.equal(learner.weight('category'), 0);
+  });
+
+  test('learns each pool once, and not from a pick outside it', () => {
+    const learner = new RankingLearner(configWith({ rate: 0.05 }));
+    const { ids, features } = pool(new Random(3), 10, 0);
+    const prior = Array.from(learner.weights);
+    learner.remember('u', ids, features);
+    assert.equal(learner.learn('u', 'not-in-the-pool'), false);
+    assert.deepEqual(Array.from(learner.weights), prior);
+    // The pool was consumed by that pick: the next one has nothing to learn against.
+    assert.equal(learner.learn('u', 'i1'), false);
+    assert.equal(learner.learn('nobody', 'i1'), false);
+    assert.equal(learner.updates, 0);
+  });
+
+  test('keeps pools for the most recently ranked users only', () => {
+    const learner = new RankingLearner(configWith({ rate: 0.05, pendingUsers: 3 }));
+    const { ids, features } = pool(new Random(4), 5, 0);
+    for (const user of ['a', 'b', 'c', 'd']) learner.remember(user, ids, features);
+    assert.equal(learner.pendingPools, 3);
+    assert.equal(learner.learn('a', 'i0'), false);
+    assert.equal(learner.learn('d', 'i0'), true);
+  });
+
+  test('learning off keeps the configured weights and no pools', () => {
+    const config = configWith({ rate: 0 });
+    const learner = new RankingLearner(config);
+    const { ids, features } = pool(new Random(5), 5, 0);
+    learner.remember('u', ids, features);
+    assert.equal(learner.pendingPools, 0);
+    assert.equal(learner.learn('u', 'i0'), false);
+    assert.deepEqual(
+      Array.from(learner.weights),
+      RANKING_FEATURES.map((f) => config.ranking.weights[f]),
+    );
+  });
+
+  test('rejects a pool whose feature matrix does not match its ids', () => {
+    const learner = new RankingLearner(configWith({ rate: 0.05 }));
+    assert.throws(() => learner.remember('u', ['a', 'b'], new Float32Array(FEATURE_COUNT)), RangeError);
+  });
+
+  test('restores by feature name: unknown names ignored, missing ones and ablated ones keep the prior', () => {
+    const learner = new RankingLearner(configWith({ rate: 0.05 }, { popularity: 0 }));
+    learner.restore({
+      features: ['coVisitation', 'popularity', 'fromTheFuture'],
+      weights: [3.5, 9, 7],
+      updates: 42,
+    });
+    assert.equal(learner.weight('coVisitation'), 3.5);
+    assert.equal(learner.weight('popularity'), 0);
+    assert.equal(learner.weight('sequence'), DEFAULT_MODEL_CONFIG.ranking.weights.sequence);
+    assert.equal(learner.updates, 42);
+    const copy = new RankingLearner(configWith({ rate: 0.05 }, { popularity: 0 }));
+    copy.restore(learner.toRecord());
+    assert.deepEqual(copy.toRecord(), learner.toRecord());
+  });
+
+  test('property: weights stay finite and switched-off signals stay 0, whatever the pools and picks', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            size: fc.integer({ min: 1, max: 30 }),
+            picked: fc.nat(40),
+            values: fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), {
+              minLength: 30 * FEATURE_COUNT,
+              maxLength: 30 * FEATURE_COUNT,
+            }),
+          }),
+          { maxLength: 40 },
+        ),
+        fc.constantFrom(...RANKING_FEATURES),
+        fc.double({ min: 1e-4, max: 1, noNaN: true }),
+        (steps, off, rate) => {
+          const learner = new RankingLearner(configWith({ rate }, { [off]: 0 }));
+          for (const { size, picked, values } of steps) {
+            const ids = Array.from({ length: size }, (_, i) => `i${i}`);
+            learner.remember('u', ids, Float32Array.from(values.slice(0, size * FEATURE_COUNT)));
+            const learned = learner.learn('u', `i${picked}`);
+            assert.equal(learned, picked < size && size > 1);
+          }
+          for (const w of learner.weights) assert.ok(Number.isFinite(w));
+          assert.equal(learner.weight(off), 0);
+        },
+      ),
+    );
+  });
+});
