@@ -56,12 +56,13 @@ import {
 
 const USAGE = `Usage: node dist/bench/pipeline.bench.js [options]
 
-Replays one input through four variants, alternating them --repeat times in one process, and
+Replays one input through five variants, alternating them --repeat times in one process, and
 prints median [min–max] per variant (results on stdout, progress on stderr):
   A  log + decode          in-memory log source + Avro decoding, batches released (the ceiling)
   B  model only            every event applied to an EddyModel synchronously (no retrieval)
   C  full pipeline         EmbeddedEddy end to end, prefed
   D  full, batch size 1    C with one record per batch: one list per click, no coalescing
+  E  C, fixed ranking      C without learned ranking weights and the next-item signal (their price)
 
 Options:
   --dataset <name>     synthetic (default) or movielens
@@ -69,7 +70,7 @@ Options:
   --events <n>         synthetic: click events to generate (default ${formatCount(100_000)});
                        movielens: keep only the first n clicks in time order (default: all)
   --repeat <r>         rounds; each runs every variant once (default 3)
-  --variants <list>    comma-separated subset of A,B,C,D (default: all)
+  --variants <list>    comma-separated subset of A,B,C,D,E (default: all)
   --partitions <n>     partitions of the input topics (default ${EDDY_SETTINGS.partitions.default}, as eddy)
   --batch-size <n>     records per batch for A and C (default ${EDDY_SETTINGS.batchSize.default}, as eddy)
   --json <file>        also write the results as JSON
@@ -80,8 +81,8 @@ list (RunStats, most recent 16,384 lists). Peak RSS is sampled while a variant r
 every 4,096 events in B's synchronous loop); "heap after GC" is measured once the variant's objects
 are unreachable, so growth across rounds would point to a leak.`;
 
-type VariantId = 'A' | 'B' | 'C' | 'D';
-const VARIANT_IDS: readonly VariantId[] = ['A', 'B', 'C', 'D'];
+type VariantId = 'A' | 'B' | 'C' | 'D' | 'E';
+const VARIANT_IDS: readonly VariantId[] = ['A', 'B', 'C', 'D', 'E'];
 
 interface Settings {
   readonly dataset: 'synthetic' | 'movielens';
@@ -144,6 +145,15 @@ interface Variant {
 
 const TOPICS = topicNames();
 const MODEL = DEFAULT_MODEL_CONFIG;
+/** E's model: the ranking as before learned weights and the next-item signal, to price them side by side. */
+const FIXED_RANKING_MODEL: typeof MODEL = {
+  ...MODEL,
+  ranking: {
+    ...MODEL.ranking,
+    weights: { ...MODEL.ranking.weights, nextItem: 0 },
+    learning: { ...MODEL.ranking.learning, rate: 0 },
+  },
+};
 
 // ---------------------------------------------------------------------------------------------
 // Input
@@ -255,13 +265,18 @@ const modelOnly: Variant = {
   },
 };
 
-function fullPipeline(id: VariantId, name: string, batchSizeOf: (settings: Settings) => number): Variant {
+function fullPipeline(
+  id: VariantId,
+  name: string,
+  batchSizeOf: (settings: Settings) => number,
+  model = MODEL,
+): Variant {
   return {
     id,
     name,
     async run(input, settings) {
       const eddy = new EmbeddedEddy({
-        model: MODEL,
+        model,
         partitions: settings.partitions,
         batchSize: batchSizeOf(settings),
         // Prefed: every batch but a partition's last is full, so a coalescing window never applies.
@@ -292,6 +307,7 @@ const VARIANTS: Readonly<Record<VariantId, Variant>> = {
   B: modelOnly,
   C: fullPipeline('C', 'full pipeline', (s) => s.batchSize),
   D: fullPipeline('D', 'full pipeline, batch size 1', () => 1),
+  E: fullPipeline('E', 'C, fixed weights, no next-item', (s) => s.batchSize, FIXED_RANKING_MODEL),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -314,7 +330,9 @@ function parseSettings(argv: readonly string[]): Settings | null {
     .filter((v) => v !== '');
   for (const v of variants) {
     if (!(VARIANT_IDS as readonly string[]).includes(v)) {
-      throw new UsageError(`--variants takes a comma-separated subset of A,B,C,D, got ${JSON.stringify(v)}`);
+      throw new UsageError(
+        `--variants takes a comma-separated subset of A,B,C,D,E, got ${JSON.stringify(v)}`,
+      );
     }
   }
   if (variants.length === 0) throw new UsageError('--variants is empty');
