@@ -198,10 +198,14 @@ export class Recommender {
     }
   }
 
-  /** Co-visitation neighbours of the user's most recent engaged items, nearer items weighing more. */
+  /**
+   * Co-visitation neighbours of the user's most recent engaged items, nearer items weighing more;
+   * `next` holds the most recent item's sequential neighbours alone (its first contribution, copied:
+   * the next-item signal is divided by its own best score, so the seed's scale does not matter).
+   */
   private coVisitationScores(user: UserPreferences): NeighbourScores & { next: Map<string, number> } {
     const scores: NeighbourScores = { window: new Map(), sequential: new Map() };
-    const last: NeighbourScores = { window: new Map(), sequential: new Map() };
+    let next = new Map<string, number>();
     const { coVisitationSeeds, seedDecay, seedNormalization } = this.model.config.retrieval;
     const now = this.model.streamTime;
     let seeds = 0;
@@ -209,9 +213,6 @@ export class Recommender {
     for (let r = user.recent.length - 1; r >= 0 && seeds < coVisitationSeeds; r--) {
       const interaction = user.recent[r]!;
       if (engagementStrength(this.model.config, interaction.type) <= 0) continue;
-      if (seeds++ === 0 && this.model.config.ranking.weights.nextItem !== 0) {
-        this.model.coVisitation.accumulateNeighbours(interaction.itemId, 1, now, last, 0);
-      }
       this.model.coVisitation.accumulateNeighbours(
         interaction.itemId,
         seedWeight,
@@ -219,9 +220,12 @@ export class Recommender {
         scores,
         seedNormalization,
       );
+      if (seeds++ === 0 && this.model.config.ranking.weights.nextItem !== 0) {
+        next = new Map(scores.sequential);
+      }
       seedWeight *= seedDecay;
     }
-    return { ...scores, next: last.sequential };
+    return { ...scores, next };
   }
 
   private score(user: UserPreferences, candidates: Map<string, Candidate>): void {

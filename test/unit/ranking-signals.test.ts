@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import { ExactVectorIndex } from '../../streams/adapters/memory/exact-vector-index.js';
 import { MemoryStateStore } from '../../streams/adapters/memory/memory-state-store.js';
 import { EddyModel } from '../../streams/model/eddy-model.js';
-import type { EventType } from '../../streams/model/events.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../streams/model/model-config.js';
+import { RANKING_FEATURES, type RankingFeature } from '../../streams/model/ranking-learner.js';
 import type { UserPreferences } from '../../streams/model/user-preferences.js';
 import { userPreferencesSerde } from '../../streams/model/user-state-serde.js';
 import { Recommender } from '../../streams/recommend/recommender.js';
@@ -13,15 +13,10 @@ const T0 = Date.UTC(2026, 0, 1);
 
 function modelWithWeights(weights: Partial<ModelConfig['ranking']['weights']>): EddyModel {
   const ranking = DEFAULT_MODEL_CONFIG.ranking;
-  const zero = {
-    longTerm: 0,
-    shortTerm: 0,
-    coVisitation: 0,
-    sequence: 0,
-    nextItem: 0,
-    popularity: 0,
-    category: 0,
-  };
+  const zero = Object.fromEntries(RANKING_FEATURES.map((feature) => [feature, 0])) as Record<
+    RankingFeature,
+    number
+  >;
   const config: ModelConfig = {
     ...DEFAULT_MODEL_CONFIG,
     ranking: { ...ranking, weights: { ...zero, ...weights }, diversityLambda: 1 },
@@ -36,14 +31,14 @@ function modelWithWeights(weights: Partial<ModelConfig['ranking']['weights']>): 
 
 let clock = T0;
 
-function play(model: EddyModel, userId: string, items: readonly string[], type: EventType = 'click'): void {
+function play(model: EddyModel, userId: string, items: readonly string[]): void {
   items.forEach((itemId, i) => {
     clock += 1000;
     model.applyClick({
       eventId: `${userId}-${i}`,
       userId,
       itemId,
-      type,
+      type: 'click',
       eventTime: clock,
       sessionId: null,
       context: {},
