@@ -27,11 +27,13 @@ import {
   syntheticDataset,
 } from './datasets.js';
 import { EddyMethod } from './eddy-method.js';
+import { FUSION_DEPTH, FusedMethod, fusionName, parseFusionSpec, RANK_OFFSET } from './fusion.js';
 import {
   DEFAULT_HARNESS_OPTIONS,
   type HarnessOptions,
   type PreparedDataset,
   runPrequential,
+  type StreamingMethod,
   validationEvents,
 } from './harness.js';
 import {
@@ -96,6 +98,9 @@ Methods and configuration:
                        { "eddy": { "search": "coordinate", "passes": 2,
                                    "parameters": { "ranking.weights.longTerm": [0, 0.5, 1, 2] } } }
                        search "grid" tries every combination, "coordinate" one parameter at a time
+  --fuse <a+b,…>       also run each given fusion, e.g. eddy+isgd*0.5: the weighted reciprocal-rank
+                       fusion (weight / (${RANK_OFFSET} + rank), top ${FUSION_DEPTH} of each) of fresh, tuned instances
+                       of the named methods. A diagnostic: what a baseline adds to Eddy's lists.
 
 Output:
   --out <dir>          default out/quality-<dataset>/ under the repository root; receives
@@ -119,6 +124,7 @@ interface Settings {
     readonly typeColumn: string | undefined;
   };
   readonly methods: readonly MethodName[];
+  readonly fusions: readonly (readonly { readonly name: MethodName; readonly weight: number }[])[];
   readonly ablation: boolean;
   readonly tune: boolean;
   readonly grid: string | null;
@@ -145,6 +151,7 @@ function parseOptions(argv: readonly string[]) {
       delimiter: { type: 'string' },
       'type-col': { type: 'string' },
       methods: { type: 'string' },
+      fuse: { type: 'string' },
       ablation: { type: 'boolean' },
       tune: { type: 'boolean' },
       grid: { type: 'string' },
@@ -193,6 +200,24 @@ function parseSettings(argv: readonly string[]): Settings | null {
       throw new UsageError(`--methods: unknown method ${m} (methods: ${METHOD_NAMES.join(', ')})`);
   }
   if (methods.length === 0) throw new UsageError('--methods is empty');
+  if (values.fuse !== undefined && values.tune === true)
+    throw new UsageError('--fuse does not apply to --tune');
+  const fusions = (values.fuse ?? '')
+    .split(',')
+    .filter((spec) => spec.trim() !== '')
+    .map((spec) => {
+      let members: { name: string; weight: number }[];
+      try {
+        members = parseFusionSpec(spec);
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      return members.map(({ name, weight }) => {
+        if (!isMethodName(name))
+          throw new UsageError(`--fuse: unknown method ${name} (methods: ${METHOD_NAMES.join(', ')})`);
+        return { name, weight };
+      });
+    });
   if (values.grid !== undefined && values.tune !== true)
     throw new UsageError('--grid applies to --tune only');
   if (values.defaults === true && values.tuned !== undefined)
@@ -216,6 +241,7 @@ function parseSettings(argv: readonly string[]): Settings | null {
       typeColumn: values['type-col'],
     },
     methods: METHOD_NAMES.filter((m) => methods.includes(m)),
+    fusions,
     ablation: values.ablation ?? true,
     tune: values.tune === true,
     grid: values.grid ?? null,
@@ -281,23 +307,49 @@ async function evaluate(
   if (typeof settings.tuned === 'string' && !existsSync(settings.tuned)) {
     throw new UsageError(`--tuned ${settings.tuned}: no such file`);
   }
-  const plan: { family: MethodName; name: string; overrides: Overrides; source: string }[] = [];
+  const plan: {
+    family: string;
+    name: string;
+    overrides: Overrides;
+    source: string;
+    create: () => StreamingMethod;
+  }[] = [];
+  const sourceOf = (family: MethodName): string =>
+    tuned[family] !== undefined ? `tuned (${tunedPath})` : 'defaults';
   for (const family of settings.methods) {
     const overrides = tuned[family] ?? {};
-    const source = tuned[family] !== undefined ? `tuned (${tunedPath})` : 'defaults';
-    plan.push({ family, name: family, overrides, source });
+    const source = sourceOf(family);
+    plan.push({ family, name: family, overrides, source, create: () => createMethod(family, overrides) });
     if (family === 'eddy' && settings.ablation) {
       for (const ablation of ABLATIONS) {
+        const name = `eddy-no-${ablation.signal}`;
+        const ablated = { ...overrides, ...ablation.overrides };
         plan.push({
           family,
-          name: `eddy-no-${ablation.signal}`,
-          overrides: { ...overrides, ...ablation.overrides },
+          name,
+          create: () => createMethod(family, ablated, name),
+          overrides: ablated,
           source: `${source}, ablation: ${Object.entries(ablation.overrides)
             .map(([k, v]) => `${k}=${v}`)
             .join(', ')}`,
         });
       }
     }
+  }
+  for (const members of settings.fusions) {
+    const name = fusionName(members);
+    const create = (): StreamingMethod =>
+      new FusedMethod(
+        members.map((m) => ({ method: createMethod(m.name, tuned[m.name] ?? {}), weight: m.weight })),
+        name,
+      );
+    plan.push({
+      family: 'fused',
+      name,
+      overrides: {},
+      source: members.map(({ name }) => `${name}: ${sourceOf(name)}`).join('; '),
+      create,
+    });
   }
   for (const p of plan)
     progress(
@@ -306,7 +358,7 @@ async function evaluate(
 
   const outcomes: MethodOutcome[] = [];
   for (const p of plan) {
-    const method = createMethod(p.family, p.overrides, p.name);
+    const method = p.create();
     const run = await runPrequential(method, dataset, { ...harness, onProgress: progressReporter(p.name) });
     const deadLetters = method instanceof EddyMethod ? method.deadLetters : undefined;
     if (deadLetters !== undefined && deadLetters > 0) {

@@ -31,6 +31,7 @@ export class CoVisitation {
   private readonly reverseWeight: number;
   private readonly proximityDecay: number;
   private readonly sequenceDecay: number;
+  private readonly pairHalfLifeMs: number;
   private readonly windowScratch: number[] = [];
   private readonly sequentialScratch: number[] = [];
 
@@ -41,14 +42,30 @@ export class CoVisitation {
     this.reverseWeight = config.reverseWeight;
     this.proximityDecay = config.proximityDecay;
     this.sequenceDecay = config.sequenceDecay;
+    this.pairHalfLifeMs = config.pairHalfLifeMs;
   }
 
   get size(): number {
     return this.edges.size;
   }
 
-  /** Records that `itemId` followed the user's preceding items (oldest first) at `time`. */
-  record(itemId: string, precedingItemIds: readonly string[], strength: number, time: number): void {
+  /**
+   * Records that `itemId` followed the user's preceding items (oldest first) at `time`;
+   * `precedingTimes[p]` is when `precedingItemIds[p]` happened (omitted: all at `time`).
+   */
+  record(
+    itemId: string,
+    precedingItemIds: readonly string[],
+    strength: number,
+    time: number,
+    precedingTimes?: readonly number[],
+  ): void {
+    if (precedingTimes !== undefined && precedingTimes.length !== precedingItemIds.length) {
+      throw new RangeError(
+        `${precedingItemIds.length} preceding items need as many times, got ${precedingTimes.length}`,
+      );
+    }
+    const timed = precedingTimes !== undefined && this.pairHalfLifeMs > 0;
     const start = Math.max(0, precedingItemIds.length - this.window);
     let proximity = strength;
     let closeness = strength;
@@ -59,9 +76,12 @@ export class CoVisitation {
     ) {
       const previousId = precedingItemIds[p]!;
       if (previousId === itemId) continue;
-      this.bump(previousId, itemId, proximity, closeness, time);
+      const apart = timed ? decayFactor(time - precedingTimes[p]!, this.pairHalfLifeMs) : 1;
+      const together = proximity * apart;
+      const next = closeness * apart;
+      this.bump(previousId, itemId, together, next, time);
       if (this.reverseWeight > 0) {
-        this.bump(itemId, previousId, proximity * this.reverseWeight, closeness * this.reverseWeight, time);
+        this.bump(itemId, previousId, together * this.reverseWeight, next * this.reverseWeight, time);
       }
     }
   }

@@ -21,6 +21,7 @@ export class EddyModel {
   /** Max event time seen: the model's notion of "now" for decay, so replays are exact. */
   streamTime = 0;
   private readonly preceding: string[] = [];
+  private readonly precedingTimes: number[] = [];
   private readonly preferenceScratch: Float32Array;
 
   constructor(
@@ -49,11 +50,17 @@ export class EddyModel {
       // Test, then train: the ranking learns from the pick before the pick changes the state it ranked.
       this.ranking.learn(event.userId, event.itemId);
       const preceding = this.preceding;
+      const precedingTimes = this.precedingTimes;
       preceding.length = 0;
-      for (const r of user.recent) if (engagementStrength(this.config, r.type) > 0) preceding.push(r.itemId);
+      precedingTimes.length = 0;
+      for (const r of user.recent) {
+        if (engagementStrength(this.config, r.type) <= 0) continue;
+        preceding.push(r.itemId);
+        precedingTimes.push(r.time);
+      }
       // The embedding follows what users like; co-visitation and popularity follow what they engage with.
       if (weight > 0) this.items.learn(event.itemId, preceding, weight);
-      this.coVisitation.record(event.itemId, preceding, engagement, time);
+      this.coVisitation.record(event.itemId, preceding, engagement, time, precedingTimes);
       this.trending.record(event.itemId, engagement, time);
     }
     const direction = this.items.preferenceVector(item, this.preferenceScratch);

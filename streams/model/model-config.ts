@@ -47,6 +47,12 @@ export interface ModelConfig {
      * adjacent items (what users pick next), 1 equals the window weight.
      */
     readonly sequenceDecay: number;
+    /**
+     * A pair of interactions Δt apart counts 0.5^(Δt / pairHalfLifeMs): clicks minutes apart say
+     * more about each other than clicks a day apart, however few positions lie between them. 0
+     * ignores the time between them.
+     */
+    readonly pairHalfLifeMs: number;
   };
   readonly trending: {
     readonly halfLifeMs: number;
@@ -60,7 +66,11 @@ export interface ModelConfig {
     readonly trendingCandidates: number;
     /** Recent items whose co-visitation neighbours become candidates. */
     readonly coVisitationSeeds: number;
-    /** The p-th most recent seed weighs seedDecay^(p − 1). */
+    /**
+     * A seed p distinct event times before the latest weighs seedDecay^p. Interactions with the
+     * same timestamp (a batch of ratings submitted together) have no order between them, so they
+     * weigh alike instead of by the arbitrary order they arrived in.
+     */
     readonly seedDecay: number;
     /**
      * Each seed's neighbour weights are divided by their total raised to this power: 0 = raw (a seed
@@ -139,11 +149,12 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   },
   coVisitation: {
     halfLifeMs: 365 * DAY,
-    window: 10,
+    window: 20,
     maxNeighbours: 200,
     reverseWeight: 1,
     proximityDecay: 1,
     sequenceDecay: 0.6,
+    pairHalfLifeMs: 3 * HOUR,
   },
   trending: {
     halfLifeMs: 1 * DAY,
@@ -154,7 +165,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     vectorCandidates: 100,
     coVisitationCandidates: 100,
     trendingCandidates: 50,
-    coVisitationSeeds: 10,
+    coVisitationSeeds: 20,
     seedDecay: 0.7,
     seedNormalization: 0.5,
   },

@@ -210,9 +210,12 @@ export class Recommender {
     const now = this.model.streamTime;
     let seeds = 0;
     let seedWeight = 1;
+    let seedTime = Number.NaN;
     for (let r = user.recent.length - 1; r >= 0 && seeds < coVisitationSeeds; r--) {
       const interaction = user.recent[r]!;
       if (engagementStrength(this.model.config, interaction.type) <= 0) continue;
+      if (seeds > 0 && interaction.time !== seedTime) seedWeight *= seedDecay;
+      seedTime = interaction.time;
       this.model.coVisitation.accumulateNeighbours(
         interaction.itemId,
         seedWeight,
@@ -223,7 +226,6 @@ export class Recommender {
       if (seeds++ === 0 && this.model.config.ranking.weights.nextItem !== 0) {
         next = new Map(scores.sequential);
       }
-      seedWeight *= seedDecay;
     }
     return { ...scores, next };
   }

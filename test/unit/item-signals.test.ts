@@ -21,6 +21,7 @@ test('co-visitation: follows are counted, decay with time, neighbours stay bound
     reverseWeight: 0.5,
     proximityDecay: 0.5,
     sequenceDecay: 0,
+    pairHalfLifeMs: 0,
   });
   co.record('b', ['a'], 1, 0);
   assert.equal(co.weight('a', 'b', 0), 1);
@@ -52,6 +53,7 @@ test('co-visitation: seed normalisation turns a busy seed into a distribution', 
     reverseWeight: 0,
     proximityDecay: 1,
     sequenceDecay: 1,
+    pairHalfLifeMs: 0,
   });
   // 'busy' has 10× the co-visits of 'quiet'.
   for (let i = 0; i < 10; i++) co.record('b1', ['busy'], 1, 0);
