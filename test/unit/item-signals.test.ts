@@ -78,6 +78,31 @@ test('co-visitation: seed normalisation turns a busy seed into a distribution', 
   assert.deepEqual([...half.sequential], [...half.window]);
 });
 
+test('co-visitation: a pair counts less the longer apart its two interactions were', () => {
+  const hour = 3_600_000;
+  const co = new CoVisitation({
+    halfLifeMs: DAY,
+    window: 5,
+    maxNeighbours: 10,
+    reverseWeight: 1,
+    proximityDecay: 1,
+    sequenceDecay: 1,
+    pairHalfLifeMs: hour,
+  });
+  const t = 10 * hour;
+  co.record('b', ['old', 'recent'], 1, t, [t - 2 * hour, t]);
+  assert.equal(co.weight('recent', 'b', t), 1);
+  assert.ok(Math.abs(co.weight('old', 'b', t) - 0.25) < 1e-12, 'two half-lives apart: a quarter');
+  assert.ok(Math.abs(co.weight('b', 'old', t, 'sequential') - 0.25) < 1e-12, 'both kinds, both directions');
+  // Without times the preceding items count as simultaneous.
+  co.record('c', ['old', 'recent'], 1, t);
+  assert.equal(co.weight('old', 'c', t), 1);
+  assert.throws(
+    () => co.record('d', ['old', 'recent'], 1, t, [t]),
+    /2 preceding items need as many times, got 1/,
+  );
+});
+
 test('trending: decayed popularity ranks recent bursts above old ones', () => {
   const t = new Trending({ halfLifeMs: DAY, size: 3, refreshEveryEvents: 1 });
   for (let i = 0; i < 8; i++) t.record('old', 1, 0);

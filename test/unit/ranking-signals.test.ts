@@ -31,9 +31,11 @@ function modelWithWeights(weights: Partial<ModelConfig['ranking']['weights']>): 
 
 let clock = T0;
 
-function play(model: EddyModel, userId: string, items: readonly string[]): void {
+/** Clicks `items` in order, a second apart, or all at one time when `together`. */
+function play(model: EddyModel, userId: string, items: readonly string[], together = false): void {
+  if (together) clock += 1000;
   items.forEach((itemId, i) => {
-    clock += 1000;
+    if (!together) clock += 1000;
     model.applyClick({
       eventId: `${userId}-${i}`,
       userId,
@@ -66,4 +68,27 @@ test('the next-item signal scores what follows the last item only; the sequence 
   const sequence = rank({ sequence: 1 });
   assert.equal(sequence.get('y'), 1);
   assert.ok(sequence.get('z')! > 0 && sequence.get('z')! < 1);
+});
+
+test('co-visitation seeds clicked at the same time weigh alike; earlier ones weigh less', () => {
+  const scores = (together: boolean): Map<string, number> => {
+    const model = modelWithWeights({ coVisitation: 1 });
+    for (let u = 0; u < 5; u++) {
+      play(model, `a${u}`, ['w', 'z']);
+      play(model, `b${u}`, ['x', 'y']);
+    }
+    play(model, 'me', ['w', 'x'], together);
+    const recommender = new Recommender(model, new ExactVectorIndex(), 'items');
+    return new Map(recommender.rank(model.userOrNew('me'), []).map((item) => [item.itemId, item.score]));
+  };
+  // One timestamp: w and x have no order, so their neighbours z and y score the same.
+  const batch = scores(true);
+  assert.ok(Math.abs(batch.get('y')! - 1) < 1e-6 && Math.abs(batch.get('z')! - 1) < 1e-6, `${[...batch]}`);
+  // A second apart: w is one step older, so z scores seedDecay of y.
+  const sequence = scores(false);
+  assert.ok(Math.abs(sequence.get('y')! - 1) < 1e-6);
+  assert.ok(
+    Math.abs(sequence.get('z')! - DEFAULT_MODEL_CONFIG.retrieval.seedDecay) < 1e-6,
+    `${[...sequence]}`,
+  );
 });
