@@ -56,13 +56,14 @@ import {
 
 const USAGE = `Usage: node dist/bench/pipeline.bench.js [options]
 
-Replays one input through five variants, alternating them --repeat times in one process, and
+Replays one input through six variants, alternating them --repeat times in one process, and
 prints median [min–max] per variant (results on stdout, progress on stderr):
   A  log + decode          in-memory log source + Avro decoding, batches released (the ceiling)
   B  model only            every event applied to an EddyModel synchronously (no retrieval)
   C  full pipeline         EmbeddedEddy end to end, prefed
   D  full, batch size 1    C with one record per batch: one list per click, no coalescing
   E  C, fixed ranking      C without learned ranking weights and the next-item signal (their price)
+  F  C, short context      C with 10 co-visitation seeds, window 10, untimed pairs (the price of 20)
 
 Options:
   --dataset <name>     synthetic (default) or movielens
@@ -70,7 +71,7 @@ Options:
   --events <n>         synthetic: click events to generate (default ${formatCount(100_000)});
                        movielens: keep only the first n clicks in time order (default: all)
   --repeat <r>         rounds; each runs every variant once (default 3)
-  --variants <list>    comma-separated subset of A,B,C,D,E (default: all)
+  --variants <list>    comma-separated subset of A,B,C,D,E,F (default: all)
   --partitions <n>     partitions of the input topics (default ${EDDY_SETTINGS.partitions.default}, as eddy)
   --batch-size <n>     records per batch for A and C (default ${EDDY_SETTINGS.batchSize.default}, as eddy)
   --json <file>        also write the results as JSON
@@ -81,8 +82,8 @@ list (RunStats, most recent 16,384 lists). Peak RSS is sampled while a variant r
 every 4,096 events in B's synchronous loop); "heap after GC" is measured once the variant's objects
 are unreachable, so growth across rounds would point to a leak.`;
 
-type VariantId = 'A' | 'B' | 'C' | 'D' | 'E';
-const VARIANT_IDS: readonly VariantId[] = ['A', 'B', 'C', 'D', 'E'];
+type VariantId = 'A' | 'B' | 'C' | 'D' | 'E' | 'F';
+const VARIANT_IDS: readonly VariantId[] = ['A', 'B', 'C', 'D', 'E', 'F'];
 
 interface Settings {
   readonly dataset: 'synthetic' | 'movielens';
@@ -153,6 +154,12 @@ const FIXED_RANKING_MODEL: typeof MODEL = {
     weights: { ...MODEL.ranking.weights, nextItem: 0 },
     learning: { ...MODEL.ranking.learning, rate: 0 },
   },
+};
+/** F's model: the co-visitation context before time-aware seeds (10 seeds, window 10, pairs untimed). */
+const SHORT_CONTEXT_MODEL: typeof MODEL = {
+  ...MODEL,
+  coVisitation: { ...MODEL.coVisitation, window: 10, pairHalfLifeMs: 0 },
+  retrieval: { ...MODEL.retrieval, coVisitationSeeds: 10 },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +315,7 @@ const VARIANTS: Readonly<Record<VariantId, Variant>> = {
   C: fullPipeline('C', 'full pipeline', (s) => s.batchSize),
   D: fullPipeline('D', 'full pipeline, batch size 1', () => 1),
   E: fullPipeline('E', 'C, fixed weights, no next-item', (s) => s.batchSize, FIXED_RANKING_MODEL),
+  F: fullPipeline('F', 'C, 10 seeds, window 10', (s) => s.batchSize, SHORT_CONTEXT_MODEL),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -331,7 +339,7 @@ function parseSettings(argv: readonly string[]): Settings | null {
   for (const v of variants) {
     if (!(VARIANT_IDS as readonly string[]).includes(v)) {
       throw new UsageError(
-        `--variants takes a comma-separated subset of A,B,C,D,E, got ${JSON.stringify(v)}`,
+        `--variants takes a comma-separated subset of A,B,C,D,E,F, got ${JSON.stringify(v)}`,
       );
     }
   }
