@@ -30,6 +30,7 @@ export const DEAD_LETTER_REASONS = [
   'non_finite_number',
   'wrong_dimension',
   'future_timestamp',
+  'key_mismatch',
   'invalid_value',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];

@@ -11,7 +11,7 @@ import { userPreferencesSerde } from '../model/user-state-serde.js';
 import { instrumentVectorStore } from '../observe/instrumented-vector-store.js';
 import type { EddyMetrics, PartitionLag } from '../observe/metrics.js';
 import { RunStats } from '../observe/run-stats.js';
-import { EddyPipeline } from '../pipeline/eddy-pipeline.js';
+import { type CatalogReport, EddyPipeline } from '../pipeline/eddy-pipeline.js';
 import { combineObservers, type PipelineObserver } from '../pipeline/pipeline-observer.js';
 import type { RestoreReport } from '../pipeline/restore.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
@@ -180,7 +180,7 @@ export class EmbeddedEddy {
    * Restores state, prepares the vector collections and starts consuming; `running` settles when
    * the pipeline ends.
    */
-  async start(): Promise<{ running: Promise<void>; restored: RestoreReport & { catalogRecords: number } }> {
+  async start(): Promise<{ running: Promise<void>; restored: RestoreReport & CatalogReport }> {
     const restored = await this.pipeline.prepare();
     return { running: this.pipeline.run(), restored };
   }
@@ -189,7 +189,7 @@ export class EmbeddedEddy {
   async runToCompletion(
     stream: Iterable<StreamEvent>,
     signal?: AbortSignal,
-    onStarted?: (restored: RestoreReport & { catalogRecords: number }) => void,
+    onStarted?: (restored: RestoreReport & CatalogReport) => void,
   ): Promise<void> {
     const { running, restored } = await this.start();
     onStarted?.(restored);

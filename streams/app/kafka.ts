@@ -4,7 +4,7 @@ import { createKafka, describeError } from '../adapters/kafka/kafka-client.js';
 import { KafkaLogReader } from '../adapters/kafka/kafka-log-reader.js';
 import { type DeliveryMode, KafkaEventSink } from '../adapters/kafka/kafka-sink.js';
 import { describePartitions, KafkaEventSource } from '../adapters/kafka/kafka-source.js';
-import { RegistryCodecs, withSchemaResolution } from '../adapters/kafka/schema-registry.js';
+import { RegistryCodecs } from '../adapters/kafka/schema-registry.js';
 import { ensureTopics } from '../adapters/kafka/topic-admin.js';
 import { ExactVectorIndex } from '../adapters/memory/exact-vector-index.js';
 import { MemoryStateStore } from '../adapters/memory/memory-state-store.js';
@@ -67,6 +67,7 @@ export interface KafkaStartReport {
   readonly items: number;
   readonly itemRecords: number;
   readonly catalogRecords: number;
+  readonly catalogInvalid: number;
   readonly createdTopics: readonly string[];
 }
 
@@ -167,7 +168,7 @@ export class KafkaEddy {
         })
       : null;
     this.pipeline = new EddyPipeline({
-      source: this.registry ? withSchemaResolution(this.source, this.registry) : this.source,
+      source: this.source,
       sink: this.sink,
       vectorStore: this.vectorStore,
       model: this.model,
@@ -234,6 +235,7 @@ export class KafkaEddy {
         items: items.items,
         itemRecords: items.records,
         catalogRecords: prepared.catalogRecords,
+        catalogInvalid: prepared.catalogInvalid,
         createdTopics,
       },
     };

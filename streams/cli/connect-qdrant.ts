@@ -14,7 +14,7 @@ export async function connectQdrant(
   logger: Logger,
 ): Promise<QdrantVectorStore | null | 'failed'> {
   if (settings.qdrantUrl === null) return null;
-  const store = createQdrantVectorStore(settings, metrics);
+  const store = createQdrantVectorStore(settings, metrics, logger);
   try {
     const version = await store.serverVersion();
     logger.info('connected to Qdrant', { url: settings.qdrantUrl, version });

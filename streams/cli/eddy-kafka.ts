@@ -48,7 +48,7 @@ export async function runKafkaMode(
     ...(qdrant ? { vectorStore: qdrant } : {}),
   });
   // Not ready while the Qdrant breaker is open: lists would wait on it.
-  const health = { live: () => true, ready: () => eddy.ready() && qdrant?.circuitState !== 'open' };
+  const health = { live: () => true, ready: () => eddy.ready() && qdrant?.healthy !== false };
   metrics.readinessFrom(health.ready);
   const http = await startHttpServer(settings.httpPort, metrics.registry, health);
   logger.info('eddy started', {
@@ -81,6 +81,7 @@ export async function runKafkaMode(
       items: report.items,
       itemChangelogRecords: report.itemRecords,
       catalogRecords: report.catalogRecords,
+      catalogInvalid: report.catalogInvalid,
       createdTopics: report.createdTopics.length,
     });
     // A signal that arrived during start-up could not stop a pipeline that was not running yet.

@@ -85,7 +85,7 @@ async function main(argv: readonly string[]): Promise<number> {
   });
   let ready = false;
   // Not ready while the Qdrant breaker is open: lists would wait on it.
-  const health = { live: () => true, ready: () => ready && qdrant?.circuitState !== 'open' };
+  const health = { live: () => true, ready: () => ready && qdrant?.healthy !== false };
   metrics.readinessFrom(health.ready);
   const http = await startHttpServer(settings.httpPort, metrics.registry, health);
   logger.info('eddy started', {

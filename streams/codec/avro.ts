@@ -419,6 +419,15 @@ function readSchemaFile(path: string): AvroTypeSchema {
   }
 }
 
+/**
+ * The current schema of `name` exactly as written in `schemas/` (docs, defaults, aliases included),
+ * for publishing it elsewhere: avsc's `schema()` keeps only the parsing attributes, and a registry
+ * reader that resolves against that would lose the defaults that make evolution compatible.
+ */
+export function schemaDocument(name: SchemaName): AvroTypeSchema {
+  return readSchemaFile(join(SCHEMAS_DIR, SCHEMA_FILES[name]));
+}
+
 const CURRENT: Readonly<Record<SchemaName, LoadedVersion>> = (() => {
   const out = {} as Record<SchemaName, LoadedVersion>;
   for (const name of SCHEMA_NAMES) {

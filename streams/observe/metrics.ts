@@ -32,7 +32,13 @@ export const KAFKA_OPERATIONS = ['connect', 'fetch', 'commit', 'restore', 'admin
 export type KafkaOperation = (typeof KAFKA_OPERATIONS)[number];
 
 /** Transient failures a vector-store request is retried after. */
-export const VECTOR_STORE_RETRY_REASONS = ['timeout', 'connection', 'server_error', 'rate_limited'] as const;
+export const VECTOR_STORE_RETRY_REASONS = [
+  'timeout',
+  'connection',
+  'server_error',
+  'rate_limited',
+  'not_applied',
+] as const;
 
 export const REQUEST_OUTCOMES = ['ok', 'error'] as const;
 export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { concatMap, lastValueFrom, type OperatorFunction, of, pipe, tap } from 'rxjs';
+import { InvalidRecordError } from '../errors.js';
 import type { EddyModel } from '../model/eddy-model.js';
+import type { ItemEvent } from '../model/events.js';
 import { itemCheckpoint, rankingCheckpoint } from '../model/item-state.js';
 import type { EventSink, EventSource, LogReader, SourceBatch } from '../ports/event-log.js';
 import type { VectorStore } from '../ports/vector-store.js';
@@ -8,10 +10,12 @@ import { Recommender } from '../recommend/recommender.js';
 import type { Clock } from '../util/clock.js';
 import {
   commitOutputs,
+  decodeItemRecord,
   decodeRecords,
   learnFromEvents,
   recommendLists,
   refreshVectors,
+  resolveWriterSchemas,
 } from './operators.js';
 import {
   type PipelineCodecs,
@@ -54,6 +58,7 @@ export interface PipelineDependencies {
  */
 export function processBatches(ctx: PipelineContext): OperatorFunction<SourceBatch, CommittedBatch> {
   const stages = pipe(
+    resolveWriterSchemas(ctx),
     decodeRecords(ctx),
     learnFromEvents(ctx),
     refreshVectors(ctx),
@@ -65,6 +70,14 @@ export function processBatches(ctx: PipelineContext): OperatorFunction<SourceBat
     tap((batch) => ctx.observer.fetched?.(batch)),
     concatMap((batch) => of(batch).pipe(stages)),
   );
+}
+
+/** What the start-up read of the catalog topic found. */
+export interface CatalogReport {
+  /** Valid catalog records applied. */
+  readonly catalogRecords: number;
+  /** Records skipped as invalid (the source dead-letters them when it reaches them). */
+  readonly catalogInvalid: number;
 }
 
 export class EddyPipeline {
@@ -94,7 +107,7 @@ export class EddyPipeline {
    * Restores state from the changelogs, creates the vector collections (idempotent) and loads the
    * catalog; call before `run`.
    */
-  async prepare(): Promise<RestoreReport & { catalogRecords: number }> {
+  async prepare(): Promise<RestoreReport & CatalogReport> {
     const { observer } = this.deps;
     const restoreStarted = performance.now();
     const restored = this.deps.changelogs
@@ -119,35 +132,43 @@ export class EddyPipeline {
       dimension,
       distance: 'cosine',
     });
-    const catalogRecords = this.deps.catalog ? await this.bootstrapCatalog(this.deps.catalog) : 0;
-    return { ...restored, catalogRecords };
+    const catalog = this.deps.catalog
+      ? await this.bootstrapCatalog(this.deps.catalog)
+      : { catalogRecords: 0, catalogInvalid: 0 };
+    return { ...restored, ...catalog };
   }
 
   /**
-   * Applies every valid catalog record. Upserts are idempotent, so the source reading the same
-   * records again later (and dead-lettering the invalid ones) changes nothing.
+   * Applies every valid catalog record, from the beginning of every partition, at every start: the
+   * catalog is a global table, so what was withdrawn before a crash is withdrawn after it, whatever
+   * offsets the group had committed. Upserts are idempotent, so the source reading the same
+   * records again later (and dead-lettering the invalid ones) changes nothing. Writer schemas are
+   * resolved before decoding (a registry), and anything but an invalid record fails the start.
    */
-  private async bootstrapCatalog(reader: LogReader): Promise<number> {
+  private async bootstrapCatalog(reader: LogReader): Promise<CatalogReport> {
     const { codecs, topics, model, clock } = this.context;
     const partitions = await reader.partitionsOf(topics.items);
-    let applied = 0;
+    const report = { catalogRecords: 0, catalogInvalid: 0 };
     for (let p = 0; p < partitions; p++) {
       for await (const chunk of reader.readRange(topics.items, p, 0)) {
+        await codecs.resolveWriters?.(topics.items, chunk);
+        const now = clock.now();
         for (const record of chunk) {
-          if (record.value === null) continue;
+          let event: ItemEvent;
           try {
-            const event = codecs.decodeItem(record.value);
-            if (codecs.validateItem(event, clock.now()) === null) {
-              model.applyItem(event);
-              applied++;
-            }
-          } catch {
+            event = decodeItemRecord(codecs, record, now);
+          } catch (error) {
+            if (!(error instanceof InvalidRecordError)) throw error;
             // Left for the source, which dead-letters it with the reason.
+            report.catalogInvalid++;
+            continue;
           }
+          model.applyItem(event);
+          report.catalogRecords++;
         }
       }
     }
-    return applied;
+    return report;
   }
 
   /** Processes until the source completes (or `stop()`), then writes pending user vectors. */

@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import { concatMap, map, type OperatorFunction } from 'rxjs';
+import { concatMap, identity, type MonoTypeOperatorFunction, map, type OperatorFunction } from 'rxjs';
 import { InvalidRecordError } from '../errors.js';
-import type { RecommendationList } from '../model/events.js';
+import type { ClickEvent, ItemEvent, RecommendationList } from '../model/events.js';
 import { itemCheckpoint, rankingCheckpoint } from '../model/item-state.js';
-import type { OutgoingRecord, SourceBatch, TopicPartitionOffset } from '../ports/event-log.js';
+import type { OutgoingRecord, SourceBatch, SourceRecord, TopicPartitionOffset } from '../ports/event-log.js';
 import type { Point } from '../ports/vector-store.js';
 import { ITEM_AVAILABLE_FIELD, ITEM_CATEGORIES_FIELD } from '../recommend/recommender.js';
-import type { PipelineContext } from './pipeline-context.js';
+import type { PipelineCodecs, PipelineContext } from './pipeline-context.js';
 import type {
   CommittedBatch,
   DecodedBatch,
@@ -23,6 +23,19 @@ import { DEAD_LETTER_HEADERS } from './topics.js';
  * `map`; I/O is one batched call per stage in `concatMap`.
  */
 
+/**
+ * Fetches the writer schemas a batch needs before it is decoded (codecs backed by a schema
+ * registry); a no-op stage for self-describing codecs.
+ */
+export function resolveWriterSchemas(ctx: PipelineContext): MonoTypeOperatorFunction<SourceBatch> {
+  const resolve = ctx.codecs.resolveWriters?.bind(ctx.codecs);
+  if (resolve === undefined) return identity;
+  return concatMap(async (batch) => {
+    await resolve(batch.topic, batch.records);
+    return batch;
+  });
+}
+
 /** Bytes → events. Anything that fails to decode or validate is set aside with its reason. */
 export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatch, DecodedBatch> {
   return map((batch) => {
@@ -34,19 +47,8 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
     const isItemTopic = batch.topic === ctx.topics.items;
     for (const record of batch.records) {
       try {
-        if (record.value === null)
-          throw new InvalidRecordError('not_avro', 'the record has no value (a tombstone)');
-        if (isItemTopic) {
-          const event = ctx.codecs.decodeItem(record.value);
-          const invalid = ctx.codecs.validateItem(event, now);
-          if (invalid) throw invalid;
-          items.push(event);
-        } else {
-          const event = ctx.codecs.decodeClick(record.value);
-          const invalid = ctx.codecs.validateClick(event, now);
-          if (invalid) throw invalid;
-          clicks.push({ event, record });
-        }
+        if (isItemTopic) items.push(decodeItemRecord(ctx.codecs, record, now));
+        else clicks.push({ event: decodeClickRecord(ctx.codecs, record, now), record });
       } catch (error) {
         const invalid =
           error instanceof InvalidRecordError
@@ -59,6 +61,43 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
     ctx.observer.stage('decode', (performance.now() - fetchedAt) / 1000);
     return { batch, fetchedAt, clicks, items, rejected };
   });
+}
+
+/** A valid click from a clicks-topic record; throws InvalidRecordError with the reason otherwise. */
+export function decodeClickRecord(codecs: PipelineCodecs, record: SourceRecord, now: number): ClickEvent {
+  const event = codecs.decodeClick(recordValue(record));
+  const invalid = codecs.validateClick(event, now) ?? keyMismatch(record.key, event.userId, 'userId');
+  if (invalid) throw invalid;
+  return event;
+}
+
+/** A valid catalog change from an items-topic record; throws InvalidRecordError otherwise. */
+export function decodeItemRecord(codecs: PipelineCodecs, record: SourceRecord, now: number): ItemEvent {
+  const event = codecs.decodeItem(recordValue(record));
+  const invalid = codecs.validateItem(event, now) ?? keyMismatch(record.key, event.itemId, 'itemId');
+  if (invalid) throw invalid;
+  return event;
+}
+
+function recordValue(record: SourceRecord): Uint8Array {
+  if (record.value === null)
+    throw new InvalidRecordError('not_avro', 'the record has no value (a tombstone)');
+  return record.value;
+}
+
+/**
+ * The record key must be the id the event is partitioned by: a click keyed by anything but its
+ * user lands in another partition than that user's other clicks, so the user's state would live
+ * in two changelog partitions (and two instances); a catalog record keyed by anything but its
+ * item breaks compaction of the catalog topic. Such records are dead-lettered, never re-keyed:
+ * re-keying would have to move the record to another partition, which only its producer can do.
+ */
+function keyMismatch(key: string | null, id: string, field: string): InvalidRecordError | null {
+  if (key === id) return null;
+  return new InvalidRecordError(
+    'key_mismatch',
+    `the record key ${key === null ? 'is null' : JSON.stringify(key)} but ${field} is ${JSON.stringify(id)}; records must be keyed by ${field}`,
+  );
 }
 
 /**

@@ -2,7 +2,7 @@ import type { InvalidRecordError } from '../errors.js';
 import type { EddyModel } from '../model/eddy-model.js';
 import type { ClickEvent, ItemEvent, RecommendationList } from '../model/events.js';
 import type { UserPreferences } from '../model/user-preferences.js';
-import type { EventSink } from '../ports/event-log.js';
+import type { EventSink, SourceRecord } from '../ports/event-log.js';
 import type { Point, VectorStore } from '../ports/vector-store.js';
 import type { Recommender } from '../recommend/recommender.js';
 import type { Clock } from '../util/clock.js';
@@ -17,6 +17,12 @@ export interface PipelineCodecs {
   encodeList(list: RecommendationList): Uint8Array;
   validateClick(event: ClickEvent, nowMs: number): InvalidRecordError | null;
   validateItem(event: ItemEvent, nowMs: number): InvalidRecordError | null;
+  /**
+   * Decoding is synchronous; codecs whose writer schemas live elsewhere (a schema registry) fetch
+   * the ones `records` need here first. Rejects only when the lookup itself fails (the registry
+   * cannot be reached): an unknown schema becomes that record's dead-letter reason instead.
+   */
+  resolveWriters?(topic: string, records: readonly SourceRecord[]): Promise<void>;
 }
 
 export interface VectorCollections {

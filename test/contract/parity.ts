@@ -108,6 +108,30 @@ export interface Scenario {
   readonly queries: readonly VectorQuery[];
 }
 
+const TINY_PAYLOAD = { available: true, categories: [] };
+
+/**
+ * Cosine vectors whose float32 sum of squares is below float32 epsilon: Qdrant stores and queries
+ * them as they are instead of normalising, so unless the adapter normalises them first, the first
+ * point scores 1e-5 against the first query instead of 1 and ranks below the second.
+ */
+export const TINY_COSINE_SCENARIO: Scenario = {
+  dimension: 2,
+  distance: 'cosine',
+  points: [
+    { id: IDS[0]!, vector: Float32Array.of(1e-5, 0), payload: TINY_PAYLOAD },
+    { id: IDS[1]!, vector: Float32Array.of(0.6, 0.8), payload: TINY_PAYLOAD },
+    { id: IDS[2]!, vector: Float32Array.of(-3e-6, 1e-6), payload: TINY_PAYLOAD },
+    { id: IDS[3]!, vector: Float32Array.of(0, 0), payload: TINY_PAYLOAD },
+  ],
+  deleted: [],
+  queries: [
+    { vector: Float32Array.of(1, 0), limit: 4 },
+    { vector: Float32Array.of(2e-5, 1e-5), limit: 4 },
+    { vector: Float32Array.of(-1e-6, 0), limit: 2 },
+  ],
+};
+
 /**
  * Applies one scenario to `store` and to a fresh ExactVectorIndex under collection `name`, and
  * checks counts and rankings agree; returns how many ranks matched exactly and how many there were.

@@ -97,7 +97,12 @@ export type Fault =
   /** `afterApplying`: the request takes effect, then the connection drops before the answer. */
   | { readonly kind: 'reset'; readonly afterApplying?: boolean }
   /** The request's connection drops and the server goes `down(ms)`: a Qdrant restart. */
-  | { readonly kind: 'down'; readonly ms: number };
+  | { readonly kind: 'down'; readonly ms: number }
+  /**
+   * A write sent with `wait=true` answered HTTP 200 with status `wait_timeout`: Qdrant's own
+   * deadline passed before the change applied. Modelled as not applied (yet) when answered.
+   */
+  | { readonly kind: 'wait_timeout' };
 
 export interface FaultRule {
   readonly fault: Fault;
@@ -249,7 +254,7 @@ export class QdrantContractServer {
   /** Requests answered per operationId (including faulted ones). */
   readonly requests = new Map<string, number>();
   /** Faults applied, by kind. */
-  readonly faultsApplied = { delay: 0, status: 0, reset: 0, down: 0 };
+  readonly faultsApplied = { delay: 0, status: 0, reset: 0, down: 0, waitTimeout: 0 };
   /** Settles when the last `down` fault's outage is over. */
   outage: Promise<void> = Promise.resolve();
   private readonly rules: ActiveRule[] = [];
@@ -443,6 +448,9 @@ export class QdrantContractServer {
       exchange.req.socket.destroy();
       this.outage = this.down(fault.ms);
       return 'dropped';
+    } else if (fault?.kind === 'wait_timeout') {
+      this.faultsApplied.waitTimeout++;
+      return ok({ operation_id: 0, status: 'wait_timeout' }, exchange.started);
     } else if (fault?.kind === 'reset' && !fault.afterApplying) {
       this.faultsApplied.reset++;
       exchange.req.socket.destroy();

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { QdrantRequestError, QdrantUnavailableError } from '../../streams/adapters/qdrant/qdrant-errors.js';
 import { QdrantVectorStore } from '../../streams/adapters/qdrant/qdrant-vector-store.js';
+import { createLogger } from '../../streams/observe/logger.js';
 import { EddyMetrics } from '../../streams/observe/metrics.js';
 import type { Point } from '../../streams/ports/vector-store.js';
 import { QdrantContractServer, specUnavailable } from './qdrant-contract-server.js';
@@ -143,6 +144,64 @@ describe('Qdrant adapter under injected faults', { skip }, () => {
       for (let i = 0; i < 25; i++) assert.ok(stored.has(`w${w}-${i}`), `w${w}-${i} written`);
     }
     assert.equal(await store.count('items'), 200);
+    await store.close();
+  });
+
+  test('a write answered wait_timeout (HTTP 200, not yet applied) is retried until completed, then searchable', async () => {
+    const { store, metrics, collection } = await fresh('waittimeout');
+    server.inject({ fault: { kind: 'wait_timeout' }, count: 2, operations: ['upsert_points'] });
+    server.inject({ fault: { kind: 'wait_timeout' }, count: 1, operations: ['delete_points'] });
+    await store.upsert('items', points('wt', 5));
+    // Read-your-writes: once upsert resolves, every point is there.
+    assert.equal(server.eddyPoints(collection).size, 5);
+    const [hits] = await store.queryBatch('items', [{ vector: Float32Array.of(0, 1, 0), limit: 1 }]);
+    assert.deepEqual(
+      hits?.map((h) => h.id),
+      ['wt-4'],
+    );
+    await store.delete('items', ['wt-4']);
+    assert.equal(server.eddyPoints(collection).has('wt-4'), false);
+    assert.equal(server.faultsApplied.waitTimeout, 3);
+    assert.equal(await metricValue(metrics, RETRIES, { operation: 'upsert', reason: 'not_applied' }), 2);
+    assert.equal(await metricValue(metrics, RETRIES, { operation: 'delete', reason: 'not_applied' }), 1);
+    await store.close();
+  });
+
+  test('readiness follows an outage from the first failed call to the first answer; the breaker and the outage are logged', async () => {
+    const lines: { level: string; msg: string; state?: string }[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      format: 'json',
+      write: (line) => lines.push(JSON.parse(line) as { level: string; msg: string }),
+    });
+    const { store } = await fresh('ready', {
+      breakerFailureThreshold: 3,
+      breakerCooldownMs: 30,
+      logger,
+    });
+    assert.equal(store.healthy, true);
+    await server.stopListening();
+    const write = store.upsert('items', points('ready', 3));
+    await until('the first failure', () => !store.healthy);
+    // Sampled through the outage, probes in flight included: never ready while Qdrant is down.
+    const samples: boolean[] = [];
+    const sampler = setInterval(() => samples.push(store.healthy), 1);
+    const opened = (): number => lines.filter((l) => l.msg.includes('circuit breaker opened')).length;
+    // Opened, probed (half-open) and re-opened: the outage has outlived a probe.
+    await until('a failed probe', () => opened() >= 2);
+    clearInterval(sampler);
+    assert.ok(samples.length > 0);
+    assert.deepEqual(new Set(samples), new Set([false]), 'not ready at any point of the outage');
+    await server.listenAgain();
+    await write;
+    assert.equal(store.healthy, true);
+    const messages = lines.map((l) => `${l.level} ${l.msg}`);
+    const first = (text: string): number => messages.findIndex((m) => m.includes(text));
+    assert.ok(first('warn Qdrant call failed') >= 0, messages.join('\n'));
+    assert.ok(first('warn Qdrant circuit breaker opened') > first('Qdrant call failed'));
+    assert.ok(first('Qdrant circuit breaker half-open') > first('circuit breaker opened'));
+    assert.ok(first('info Qdrant circuit breaker closed') > first('half-open'));
+    assert.ok(first('info Qdrant answers again') > first('circuit breaker opened'));
     await store.close();
   });
 

@@ -78,15 +78,23 @@ function outputId(key: string): string | number {
   return key.startsWith('n:') ? Number(key.slice(2)) : key.slice(2);
 }
 
+/**
+ * Qdrant's cosine preprocessing (segment/src/spaces/simple.rs `cosine_preprocess`), in float32 as
+ * the server computes it: a vector whose sum of squares is below float32 epsilon, or already within
+ * 1e-6 of unit length, is stored (or queried) as it is; any other is divided by its length. So a
+ * tiny nonzero vector is *not* normalised, unlike in the in-process index.
+ */
 function unit(vector: readonly number[] | Float32Array): Float32Array {
+  const out = Float32Array.from(vector);
   let sum = 0;
-  for (let j = 0; j < vector.length; j++) sum += vector[j]! * vector[j]!;
-  const norm = Math.sqrt(sum);
-  const out = new Float32Array(vector.length);
-  // Qdrant leaves a zero vector as is rather than dividing by zero.
-  for (let j = 0; j < vector.length; j++) out[j] = norm > 0 ? vector[j]! / norm : vector[j]!;
+  for (let j = 0; j < out.length; j++) sum = Math.fround(sum + Math.fround(out[j]! * out[j]!));
+  if (sum < FLOAT32_EPSILON || Math.abs(sum - 1) <= 1e-6) return out;
+  const length = Math.fround(Math.sqrt(sum));
+  for (let j = 0; j < out.length; j++) out[j] = out[j]! / length;
   return out;
 }
+
+const FLOAT32_EPSILON = 2 ** -23;
 
 export class QdrantModel {
   readonly collections = new Map<string, ModelCollection>();

@@ -10,7 +10,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { checkParity, scenarioArb } from './parity.js';
+import { checkParity, scenarioArb, TINY_COSINE_SCENARIO } from './parity.js';
 import { QdrantContractServer, specUnavailable } from './qdrant-contract-server.js';
 import { assertNoViolations, storeOn } from './support.js';
 
@@ -43,6 +43,16 @@ describe('parity: Qdrant adapter (exact) vs in-process ExactVectorIndex', { skip
       await qdrant.close();
     }
     console.log(`parity: ${exact} of ${ranks} ranks with the identical id over ${run} scenarios`);
+    assertNoViolations(server);
+  });
+
+  test('cosine vectors too small for Qdrant to normalise (sum of squares < float32 epsilon) rank as in-process', async () => {
+    const qdrant = storeOn(server, { collectionPrefix: 'tiny_' });
+    try {
+      await checkParity(qdrant, 'tiny', TINY_COSINE_SCENARIO);
+    } finally {
+      await qdrant.close();
+    }
     assertNoViolations(server);
   });
 });

@@ -90,10 +90,15 @@ function badCases(topics: TopicNames, round: number, near: ClickEvent): BadCase[
     reason,
     record: { topic: topics.clicks, key, value, headers },
   });
-  const onItems = (name: string, reason: DeadLetterReason, value: ItemEvent): BadCase => ({
+  const onItems = (
+    name: string,
+    reason: DeadLetterReason,
+    value: ItemEvent,
+    key: string = value.itemId,
+  ): BadCase => ({
     name: `${name} (#${round})`,
     reason,
-    record: { topic: topics.items, key: value.itemId, value: codecs.itemEvent.encode(value) },
+    record: { topic: topics.items, key, value: codecs.itemEvent.encode(value) },
   });
 
   const { itemId: _omitted, ...withoutItemId } = click('missing');
@@ -138,6 +143,19 @@ function badCases(topics: TopicNames, round: number, near: ClickEvent): BadCase[
       ...item({}),
       contentVector: new Array<number>(8).fill(0.25),
     }),
+    onClicks(
+      'click keyed by another user',
+      'key_mismatch',
+      `${near.userId}-other`,
+      codecs.clickEvent.encode(click('other-key')),
+    ),
+    onClicks('click with a null key', 'key_mismatch', null, codecs.clickEvent.encode(click('null-key'))),
+    onItems(
+      'ItemEvent keyed by another item',
+      'key_mismatch',
+      item({ title: 'rekeyed' }),
+      `${near.itemId}-other`,
+    ),
     onClicks('random bytes', 'not_avro', null, noise, PRODUCER_HEADER),
     onClicks('truncated Avro click', 'not_avro', near.userId, Buffer.from(complete.subarray(0, -4))),
     onClicks(

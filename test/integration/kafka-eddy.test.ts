@@ -9,9 +9,14 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Schema as AvroSchema } from 'avsc';
 import { type Admin, type Kafka, Partitioners } from 'kafkajs';
 import { ensureTopics } from '../../streams/adapters/kafka/topic-admin.js';
-import { eddyTopicSpecs, KafkaEddy, type KafkaEddyOptions } from '../../streams/app/kafka.js';
+import {
+  eddyTopicSpecs,
+  KafkaEddy,
+  type KafkaEddyOptions,
+  type KafkaStartReport,
+} from '../../streams/app/kafka.js';
 import { feed, feedProducer, registryEncoder, singleObjectEncoder } from '../../streams/app/kafka-feed.js';
-import { codecs, parseSchema, SCHEMA_HISTORY_DIR } from '../../streams/codec/avro.js';
+import { codecs, parseSchema, SCHEMA_HISTORY_DIR, SCHEMAS_DIR } from '../../streams/codec/avro.js';
 import type { DeadLetterReason } from '../../streams/errors.js';
 import type { ClickEvent, ItemEvent, RecommendationList } from '../../streams/model/events.js';
 import { DEFAULT_MODEL_CONFIG } from '../../streams/model/model-config.js';
@@ -74,9 +79,14 @@ function input(seed: number, events: number): StreamEvent[] {
 }
 
 /** Runs Eddy over what is already in its input topics until the group has committed all of it. */
-async function runOver(admin: Admin, options: KafkaEddyOptions): Promise<KafkaEddy> {
+async function runOver(
+  admin: Admin,
+  options: KafkaEddyOptions,
+  onStarted?: (report: KafkaStartReport) => void,
+): Promise<KafkaEddy> {
   const eddy = new KafkaEddy(options);
-  const { running } = await eddy.start();
+  const { running, report } = await eddy.start();
+  onStarted?.(report);
   let failed: unknown = null;
   running.catch((error: unknown) => {
     failed = error;
@@ -366,15 +376,32 @@ describe('KafkaEddy against a real broker', { skip: SKIP_KAFKA }, () => {
       });
       await producer.disconnect();
 
-      await runOver(admin, eddyOptions(prefix, { schemaRegistryUrl: registry.url }));
+      let started: KafkaStartReport | null = null;
+      await runOver(admin, eddyOptions(prefix, { schemaRegistryUrl: registry.url }), (report) => {
+        started = report;
+      });
+      // The catalog is framed too: the start-up read must resolve its writer schemas, not skip it.
+      const catalogSize = events.filter((e) => e.kind === 'item').length;
+      assert.ok(catalogSize > 0);
+      assert.equal(started!.catalogRecords, catalogSize, 'every framed catalog record loaded at start');
+      assert.equal(started!.catalogInvalid, 0);
 
       const listRecords = await readCommitted(kafka, admin, topics.recommendations);
       assert.ok(listRecords.length > 0);
       const client = new SchemaRegistry({ host: registry.url });
+      const listSchemaFile = JSON.parse(
+        readFileSync(join(SCHEMAS_DIR, 'recommendation-list.avsc'), 'utf8'),
+      ) as AvroSchema;
       const listId = await client.getRegistryIdBySchema(`${topics.recommendations}-value`, {
         type: 'AVRO' as never,
-        schema: JSON.stringify(codecs.recommendationList.type.schema()),
+        schema: JSON.stringify(listSchemaFile),
       });
+      // Registered exactly as in schemas/: docs and defaults included, which readers resolving
+      // against the registry need for compatible evolution.
+      const registered = await fetch(`${registry.url}/schemas/ids/${listId}`).then(
+        (r) => r.json() as Promise<{ schema: string }>,
+      );
+      assert.deepEqual(JSON.parse(registered.schema), listSchemaFile);
       const lists: RecommendationList[] = [];
       for (const r of listRecords) {
         const value = Buffer.from(r.value ?? new Uint8Array(0));
@@ -451,6 +478,13 @@ function badRecords(topics: TopicNames, clicks: readonly ClickEvent[], rounds: n
       codecs.clickEvent.encode(click('future', { eventTime: TEST_NOW + 3 * 86_400_000 })),
     );
     add('tombstone', 'not_avro', topics.clicks, near.userId, null);
+    add(
+      'click keyed by another user',
+      'key_mismatch',
+      topics.clicks,
+      `${near.userId}-other`,
+      codecs.clickEvent.encode(click('rekeyed')),
+    );
     add(
       'item with a wrong-dimension vector',
       'wrong_dimension',

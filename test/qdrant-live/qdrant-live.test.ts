@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { QdrantCollectionMismatchError } from '../../streams/adapters/qdrant/qdrant-errors.js';
 import { QdrantVectorStore } from '../../streams/adapters/qdrant/qdrant-vector-store.js';
 import type { Point } from '../../streams/ports/vector-store.js';
-import { checkParity, scenarioArb } from '../contract/parity.js';
+import { checkParity, scenarioArb, TINY_COSINE_SCENARIO } from '../contract/parity.js';
 
 const url = process.env.QDRANT_URL?.trim();
 const apiKey = process.env.QDRANT_API_KEY?.trim();
@@ -133,6 +133,12 @@ describe('QdrantVectorStore against a real Qdrant', { skip }, () => {
       }),
       { numRuns: 25 },
     );
+    await s.close();
+  });
+
+  test('cosine vectors too small for Qdrant to normalise rank as in the in-process index', async () => {
+    const s = store({ exact: true });
+    await checkParity(s, 'tiny', TINY_COSINE_SCENARIO);
     await s.close();
   });
 });

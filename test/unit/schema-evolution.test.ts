@@ -187,6 +187,18 @@ describe('schema files', () => {
     }
   });
 
+  it('says what Eddy writes into a list: 1-based ranks, the relevance score before diversification', () => {
+    // Checked against the data by the recommendation-lists property test (ranks 1..n) and the
+    // Recommender (MMR picks the order, the score is the pre-diversification relevance).
+    const list = current.find((c) => c.fullName === 'io.eddy.RecommendationList')!;
+    const item = namedTypes(list.json).get('RecommendedItem')!;
+    const doc = (field: string): string => item.fields?.find((f) => f.name === field)?.doc ?? '';
+    assert.match(doc('rank'), /1-based/);
+    assert.doesNotMatch(doc('rank'), /0-based/);
+    assert.match(doc('score'), /before diversification/);
+    assert.match(doc('score'), /need not decrease with rank/);
+  });
+
   it('keeps enum symbols in step with the TypeScript model', () => {
     for (const { file, json } of [...current, ...history]) {
       const named = namedTypes(json);

@@ -4,24 +4,23 @@
  * RecommendationList schema; clicks and catalog records may arrive framed with any id the
  * registry knows, alongside single-object and JSON records (the codec reads all three).
  *
- * The pipeline decodes synchronously, so ids are resolved before a batch enters it: the source is
- * wrapped (`withSchemaResolution`) so that every unseen id in a batch is fetched from the registry
- * first and handed to the codec. An id the registry does not know, or a schema the reader cannot
+ * The pipeline decodes synchronously, so ids are resolved before a batch is decoded (the codecs'
+ * `resolveWriters`, called by the pipeline for every batch and for the start-up catalog read):
+ * every unseen id is fetched from the registry first and handed to the codec. An id the registry does not know, or a schema the reader cannot
  * resolve, is remembered as that id's dead-letter reason; a registry that cannot be reached fails
  * the batch (and the pipeline) rather than dead-letter good records.
  */
 
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { Schema as AvroTypeSchema } from 'avsc';
-import { concatMap, type Observable } from 'rxjs';
-import { type AvroCodec, createCodec } from '../../codec/avro.js';
+import { type AvroCodec, createCodec, schemaDocument } from '../../codec/avro.js';
 import { avroPipelineCodecs, type ValidationLimits } from '../../codec/pipeline-codecs.js';
 import { EddyError, InvalidRecordError } from '../../errors.js';
 import type { ClickEvent, ItemEvent, RecommendationList } from '../../model/events.js';
 import { type Logger, silentLogger } from '../../observe/logger.js';
 import type { PipelineCodecs } from '../../pipeline/pipeline-context.js';
 import type { TopicNames } from '../../pipeline/topics.js';
-import type { EventSource, SourceBatch, SourceRecord } from '../../ports/event-log.js';
+import type { SourceRecord } from '../../ports/event-log.js';
 import { describeError } from './kafka-client.js';
 
 export interface RegistryCodecsOptions {
@@ -62,7 +61,7 @@ export class RegistryCodecs {
     this.listSchemaId = await registerSchema(
       this.registry,
       subject,
-      this.list.type.schema(),
+      schemaDocument('RecommendationList'),
       this.options.url,
     );
     this.logger.info('schema registry: lists use the Confluent wire format', {
@@ -94,6 +93,7 @@ export class RegistryCodecs {
       ...base,
       decodeClick: (bytes) => this.decode(this.click, bytes),
       decodeItem: (bytes) => this.decode(this.item, bytes),
+      resolveWriters: (topic, records) => this.resolve(topic, records),
       encodeList: (list) => {
         if (this.listSchemaId === null) throw new EddyError('RegistryCodecs.prepare() was not called');
         return this.list.encodeConfluent(this.listSchemaId, list);
@@ -181,18 +181,4 @@ function avroSchemaOf(schema: unknown): AvroTypeSchema | null {
   const candidate = schema as { schema?: unknown; typeName?: unknown };
   if (typeof candidate.schema !== 'function' || typeof candidate.typeName !== 'string') return null;
   return (candidate.schema as () => AvroTypeSchema).call(schema);
-}
-
-/** The source, with the writer schemas of each batch's Confluent-framed records resolved first. */
-export function withSchemaResolution(source: EventSource, codecs: RegistryCodecs): EventSource {
-  return {
-    batches: (): Observable<SourceBatch> =>
-      source.batches().pipe(
-        concatMap(async (batch) => {
-          await codecs.resolve(batch.topic, batch.records);
-          return batch;
-        }),
-      ),
-    close: () => source.close(),
-  };
 }

@@ -72,3 +72,19 @@ export class QdrantUnavailableError extends EddyError {
     super(`Qdrant ${operation} did not complete: ${reason}`);
   }
 }
+
+/**
+ * Qdrant answered a write sent with `wait=true` with a status other than `completed` (for example
+ * `wait_timeout`: its own deadline passed before the change applied). The write is in Qdrant's WAL
+ * and will apply, but it is not searchable yet, so the call is retried (upserts and deletes are
+ * idempotent) rather than reported done: read-your-writes depends on it.
+ */
+export class QdrantWriteNotAppliedError extends EddyError {
+  override readonly name = 'QdrantWriteNotAppliedError';
+  constructor(
+    readonly operation: string,
+    readonly status: string,
+  ) {
+    super(`Qdrant ${operation} answered status ${JSON.stringify(status)} instead of "completed"`);
+  }
+}

@@ -15,6 +15,7 @@ import {
   showOptional,
 } from '../../cli/settings.js';
 import { ConfigError } from '../../errors.js';
+import type { Logger } from '../../observe/logger.js';
 import type { EddyMetrics } from '../../observe/metrics.js';
 import { QdrantVectorStore } from './qdrant-vector-store.js';
 
@@ -181,6 +182,7 @@ export function defaultQdrantSettings(overrides: Partial<QdrantSettings> = {}): 
 export function createQdrantVectorStore(
   settings: QdrantSettings,
   metrics?: EddyMetrics | null,
+  logger?: Logger,
 ): QdrantVectorStore {
   if (settings.qdrantUrl === null) {
     throw new ConfigError(
@@ -204,6 +206,7 @@ export function createQdrantVectorStore(
       breakerCooldownMs: settings.qdrantBreakerCooldown,
       startupGiveUpAfterMs: neverIfZero(settings.qdrantStartupTimeout),
       giveUpAfterMs: neverIfZero(settings.qdrantGiveUpAfter),
+      ...(logger ? { logger: logger.child({ component: 'qdrant' }) } : {}),
     },
     metrics ?? null,
   );

@@ -47,6 +47,7 @@
 
 import { QdrantClient, QdrantClientResourceExhaustedError, type Schemas } from '@qdrant/js-client-rest';
 import { EddyError } from '../../errors.js';
+import { type Logger, silentLogger } from '../../observe/logger.js';
 import type { EddyMetrics, VectorStoreOperation } from '../../observe/metrics.js';
 import type {
   CollectionSpec,
@@ -63,6 +64,7 @@ import {
   QdrantCollectionMismatchError,
   QdrantRequestError,
   QdrantUnavailableError,
+  QdrantWriteNotAppliedError,
 } from './qdrant-errors.js';
 import {
   type CircuitState,
@@ -118,6 +120,8 @@ export interface QdrantVectorStoreOptions {
   readonly maxConnections?: number;
   /** For tests: the backoff jitter source. */
   readonly random?: () => number;
+  /** Where outages are reported: the first failed call, breaker transitions, recovery. */
+  readonly logger?: Logger;
 }
 
 interface KnownCollection {
@@ -176,6 +180,7 @@ export class QdrantVectorStore implements VectorStore {
     private readonly metrics: EddyMetrics | null = null,
   ) {
     const timeoutMs = options.timeoutMs ?? 2_000;
+    const logger = options.logger ?? silentLogger;
     this.prefix = options.collectionPrefix ?? '';
     this.upsertBatchSize = positiveInteger('upsertBatchSize', options.upsertBatchSize ?? 256);
     this.queryBatchSize = positiveInteger('queryBatchSize', options.queryBatchSize ?? 256);
@@ -215,7 +220,21 @@ export class QdrantVectorStore implements VectorStore {
           if (outcome !== 'ok') this.metrics?.vectorStoreErrorsTotal.inc({ operation });
         },
         retry: (operation, reason) => this.metrics?.vectorStoreRetriesTotal.inc({ operation, reason }),
-        state: (state) => this.metrics?.setBreakerState('vector_store', state),
+        state: (state) => {
+          this.metrics?.setBreakerState('vector_store', state);
+          const fields = { url: options.url, state };
+          if (state === 'open') logger.warn('Qdrant circuit breaker opened: calls wait for Qdrant', fields);
+          else
+            logger.info(
+              `Qdrant circuit breaker ${state === 'closed' ? 'closed' : 'half-open: probing'}`,
+              fields,
+            );
+        },
+        health: (healthy, operation, reason) => {
+          if (healthy) logger.info('Qdrant answers again', { url: options.url, operation });
+          else
+            logger.warn('Qdrant call failed; retrying with backoff', { url: options.url, operation, reason });
+        },
       },
     });
     this.metrics?.setBreakerState('vector_store', 'closed');
@@ -224,6 +243,15 @@ export class QdrantVectorStore implements VectorStore {
   /** The circuit breaker's state: `open` means Qdrant is considered down and calls are waiting. */
   get circuitState(): CircuitState {
     return this.resilience.breaker.state;
+  }
+
+  /**
+   * False from the first failed call until a call succeeds again (readiness): the breaker opens
+   * only after several failures and lets probes through while open, so its state alone would
+   * report an outage late and intermittently.
+   */
+  get healthy(): boolean {
+    return this.resilience.healthy;
   }
 
   /** The Qdrant collection behind an Eddy collection name. */
@@ -357,20 +385,26 @@ export class QdrantVectorStore implements VectorStore {
       }
       byId.set(point.id, {
         id: this.ids.of(point.id),
-        vector: Array.from(point.vector),
+        vector: wireVector(c, point.vector),
         payload: { ...point.payload, [EDDY_ID_FIELD]: point.id },
       });
     }
     const structs = [...byId.values()];
     for (let start = 0; start < structs.length; start += this.upsertBatchSize) {
       const batch = structs.slice(start, start + this.upsertBatchSize);
-      await this.call('upsert', 'upsert_points', (init) =>
-        this.client
-          .api()
-          .upsertPoints(
-            { collection_name: c.qdrantName, wait: true, timeout: this.serverTimeoutSeconds, points: batch },
+      await this.call('upsert', 'upsert_points', async (init) =>
+        applied(
+          'upsert_points',
+          await this.client.api().upsertPoints(
+            {
+              collection_name: c.qdrantName,
+              wait: true,
+              timeout: this.serverTimeoutSeconds,
+              points: batch,
+            },
             init,
           ),
+        ),
       );
     }
   }
@@ -383,13 +417,19 @@ export class QdrantVectorStore implements VectorStore {
     );
     for (let start = 0; start < pointIds.length; start += this.upsertBatchSize) {
       const batch = pointIds.slice(start, start + this.upsertBatchSize);
-      await this.call('delete', 'delete_points', (init) =>
-        this.client
-          .api()
-          .deletePoints(
-            { collection_name: c.qdrantName, wait: true, timeout: this.serverTimeoutSeconds, points: batch },
+      await this.call('delete', 'delete_points', async (init) =>
+        applied(
+          'delete_points',
+          await this.client.api().deletePoints(
+            {
+              collection_name: c.qdrantName,
+              wait: true,
+              timeout: this.serverTimeoutSeconds,
+              points: batch,
+            },
             init,
           ),
+        ),
       );
     }
   }
@@ -418,7 +458,7 @@ export class QdrantVectorStore implements VectorStore {
       pending.push({
         index: i,
         request: {
-          query: Array.from(query.vector),
+          query: wireVector(c, query.vector),
           limit: query.limit,
           with_payload: [EDDY_ID_FIELD],
           with_vector: false,
@@ -558,6 +598,33 @@ function singleVector(config: Schemas['VectorsConfig'] | undefined): Schemas['Ve
     : undefined;
 }
 
+/**
+ * A vector as sent to Qdrant. Cosine vectors go unit-length: Qdrant normalises them itself, except
+ * one whose float32 sum of squares is below float32 epsilon (~1.19e-7), which it stores and queries
+ * as is; the in-process index normalises every nonzero vector in double precision, and so does this,
+ * so both rank alike however small the vector.
+ */
+function wireVector(c: KnownCollection, vector: Float32Array): number[] {
+  const out = Array.from(vector);
+  if (c.distance !== 'cosine') return out;
+  let sum = 0;
+  for (const x of out) sum += x * x;
+  if (sum === 0) return out;
+  const norm = Math.sqrt(sum);
+  for (let j = 0; j < out.length; j++) out[j] = out[j]! / norm;
+  return out;
+}
+
+/** A write sent with `wait=true` counts as done only when Qdrant says `completed`. */
+function applied<T extends { data: { result?: { status: string } | undefined } }>(
+  request: string,
+  response: T,
+): T {
+  const status = response.data.result?.status;
+  if (status !== 'completed') throw new QdrantWriteNotAppliedError(request, String(status));
+  return response;
+}
+
 function byScoreThenId(a: ScoredPoint, b: ScoredPoint): number {
   if (a.score !== b.score) return b.score - a.score;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -663,6 +730,7 @@ function isConnectionError(error: unknown): boolean {
 
 export function classifyQdrantError(error: unknown): FailureClass {
   if (error instanceof QdrantRequestError) return { transient: false, reason: 'client_error' };
+  if (error instanceof QdrantWriteNotAppliedError) return { transient: true, reason: 'not_applied' };
   if (error instanceof QdrantClientResourceExhaustedError) {
     return { transient: true, reason: 'rate_limited', retryAfterMs: error.retry_after * 1000 };
   }

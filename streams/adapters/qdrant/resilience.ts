@@ -37,6 +37,11 @@ export interface ResilienceHooks {
   retry?(operation: string, reason: string): void;
   /** The breaker changed state. */
   state?(state: CircuitState): void;
+  /**
+   * The service went from answering to failing (the first transient failure after a success, with
+   * its operation and reason) or back (the first success after failures).
+   */
+  health?(healthy: boolean, operation: string, reason: string): void;
 }
 
 export interface ResilienceOptions {
@@ -216,6 +221,7 @@ export class Resilience {
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly giveUpAfterMs: number;
+  private lastCallFailed = false;
 
   constructor(private readonly options: ResilienceOptions) {
     for (const [name, value] of [
@@ -246,6 +252,11 @@ export class Resilience {
     return this.lifetime.signal.aborted;
   }
 
+  /** False from the first transient failure until the next answer (the breaker needs several). */
+  get healthy(): boolean {
+    return !this.lastCallFailed;
+  }
+
   /**
    * Runs `attempt` until it succeeds. Transient failures are retried (after a backoff, and after the
    * breaker lets the call through); anything else is rethrown as is. `giveUpAfterMs` overrides the
@@ -272,7 +283,7 @@ export class Resilience {
       let failure: FailureClass;
       try {
         const value = await this.attempt(operation, attempt);
-        this.breaker.success();
+        this.answered(operation);
         hooks?.attempt?.(operation, 'ok', (performance.now() - attemptStarted) / 1000);
         return value;
       } catch (error) {
@@ -283,16 +294,29 @@ export class Resilience {
         failure = error instanceof AttemptTimeoutError ? TIMEOUT : this.options.classify(error);
         hooks?.attempt?.(operation, failure.reason, (performance.now() - attemptStarted) / 1000);
         if (!failure.transient) {
-          this.breaker.success();
+          this.answered(operation);
           throw error;
         }
         this.breaker.failure();
+        if (!this.lastCallFailed) {
+          this.lastCallFailed = true;
+          hooks?.health?.(false, operation, failure.reason);
+        }
         lastError = error;
       }
       const backoff = Math.max(this.backoffMs(retry), failure.retryAfterMs ?? 0);
       if (this.now() + backoff >= deadline) throw new GaveUpError(operation, this.now() - started, lastError);
       hooks?.retry?.(operation, failure.reason);
       await this.sleep(operation, backoff);
+    }
+  }
+
+  /** The service answered (even with an error that is not transient): it is up. */
+  private answered(operation: string): void {
+    this.breaker.success();
+    if (this.lastCallFailed) {
+      this.lastCallFailed = false;
+      this.options.hooks?.health?.(true, operation, 'ok');
     }
   }
 
