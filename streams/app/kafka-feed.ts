@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { registerSchema } from '../adapters/kafka/schema-registry.js';
-import { codecs } from '../codec/avro.js';
+import { codecs, schemaDocument } from '../codec/avro.js';
 import type { TopicNames } from '../pipeline/topics.js';
 import type { StreamEvent } from '../sources/stream-event.js';
 
@@ -32,13 +32,8 @@ export function singleObjectEncoder(topics: TopicNames): EventEncoder {
 /** Registers the input schemas (`<topic>-value`) and encodes in the Confluent wire format. */
 export async function registryEncoder(url: string, topics: TopicNames): Promise<EventEncoder> {
   const registry = new SchemaRegistry({ host: url, clientId: 'eddy-produce' });
-  const clickId = await registerSchema(
-    registry,
-    `${topics.clicks}-value`,
-    codecs.clickEvent.type.schema(),
-    url,
-  );
-  const itemId = await registerSchema(registry, `${topics.items}-value`, codecs.itemEvent.type.schema(), url);
+  const clickId = await registerSchema(registry, `${topics.clicks}-value`, schemaDocument('ClickEvent'), url);
+  const itemId = await registerSchema(registry, `${topics.items}-value`, schemaDocument('ItemEvent'), url);
   return (e) =>
     e.kind === 'click'
       ? {

@@ -100,6 +100,7 @@ export class EddyPipeline {
       itemCheckpointEveryEvents: deps.itemCheckpointEveryEvents ?? 20_000,
       observer: deps.observer,
       userVectors: new UserVectorBuffer(deps.vectorStore, deps.collections.users),
+      catalogLoadedUpTo: new Map(),
     };
   }
 
@@ -154,6 +155,7 @@ export class EddyPipeline {
         await codecs.resolveWriters?.(topics.items, chunk);
         const now = clock.now();
         for (const record of chunk) {
+          this.context.catalogLoadedUpTo.set(p, record.offset + 1);
           let event: ItemEvent;
           try {
             event = decodeItemRecord(codecs, record, now);

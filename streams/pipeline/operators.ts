@@ -45,10 +45,14 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
     const rejected: DecodedBatch['rejected'][number][] = [];
     const now = ctx.clock.now();
     const isItemTopic = batch.topic === ctx.topics.items;
+    const catalogLoadedUpTo = isItemTopic ? (ctx.catalogLoadedUpTo.get(batch.partition) ?? 0) : 0;
+    let itemsLoadedAtStart = 0;
     for (const record of batch.records) {
       try {
-        if (isItemTopic) items.push(decodeItemRecord(ctx.codecs, record, now));
-        else clicks.push({ event: decodeClickRecord(ctx.codecs, record, now), record });
+        if (isItemTopic) {
+          items.push(decodeItemRecord(ctx.codecs, record, now));
+          if (record.offset < catalogLoadedUpTo) itemsLoadedAtStart++;
+        } else clicks.push({ event: decodeClickRecord(ctx.codecs, record, now), record });
       } catch (error) {
         const invalid =
           error instanceof InvalidRecordError
@@ -59,7 +63,7 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
       }
     }
     ctx.observer.stage('decode', (performance.now() - fetchedAt) / 1000);
-    return { batch, fetchedAt, clicks, items, rejected };
+    return { batch, fetchedAt, clicks, items, itemsLoadedAtStart, rejected };
   });
 }
 
@@ -109,7 +113,8 @@ export function learnFromEvents(ctx: PipelineContext): OperatorFunction<DecodedB
     const started = performance.now();
     const { model, observer } = ctx;
     const deletedItems: string[] = [];
-    for (const item of decoded.items) {
+    for (let i = decoded.itemsLoadedAtStart; i < decoded.items.length; i++) {
+      const item = decoded.items[i]!;
       model.applyItem(item);
       if (item.op === 'delete') deletedItems.push(item.itemId);
     }

@@ -16,6 +16,11 @@ export interface DecodedBatch {
   readonly fetchedAt: number;
   readonly clicks: readonly DecodedClick[];
   readonly items: readonly ItemEvent[];
+  /**
+   * How many of `items` (a prefix: a batch holds one partition in offset order) the start-up read
+   * of the catalog applied already; they are counted but not applied again.
+   */
+  readonly itemsLoadedAtStart: number;
   readonly rejected: readonly { readonly record: SourceRecord; readonly error: InvalidRecordError }[];
 }
 

@@ -253,6 +253,8 @@ interface Run {
   readonly eddy: EmbeddedEddy;
   /** Where each planned record was appended, per phase, in plan order. */
   readonly positions: TopicPartitionOffset[][];
+  /** Valid catalog records the start-up read applied. */
+  readonly catalogAtStart: number;
 }
 
 /**
@@ -265,7 +267,7 @@ async function run(options: EmbeddedOptions, phases: readonly (readonly Planned[
   const abort = new AbortController();
   const [first = [], ...rest] = phases;
   positions.push(eddy.log.produce(first.map((p) => p.record)));
-  const { running } = await eddy.start();
+  const { running, restored } = await eddy.start();
   const feeding = (async () => {
     await eddy.drained(abort.signal);
     for (const phase of rest) {
@@ -285,7 +287,7 @@ async function run(options: EmbeddedOptions, phases: readonly (readonly Planned[
     await eddy.stop();
     throw error;
   }
-  return { eddy, positions };
+  return { eddy, positions, catalogAtStart: restored.catalogRecords };
 }
 
 const positionKey = (topic: string, partition: number, offset: number): string =>
@@ -331,7 +333,7 @@ test('every bad record is dead-lettered once with its reason and source position
   const options = testOptions({ batchSize: 50 });
   const topics = topicNames();
   const s = scenario(topics, [...syntheticStream(STREAM)], 2);
-  const { eddy, positions } = await run(options, [s.withBad]);
+  const { eddy, positions, catalogAtStart } = await run(options, [s.withBad]);
   const produced = positions[0]!;
 
   // The pipeline completed: every input partition is committed up to its end.
@@ -400,6 +402,7 @@ test('every bad record is dead-lettered once with its reason and source position
   assert.equal(summary.deadLetters, s.bad.length);
   assert.equal(summary.clicks, s.goodClicks, 'every good click (and the v1 one) was processed');
   assert.equal(summary.items, s.goodItems);
+  assert.equal(catalogAtStart, s.goodItems, 'the catalog, all produced before the start, read at start');
 
   // The old-schema click was resolved, learned from and answered with a list.
   const v1User = eddy.users.get(s.v1.userId);

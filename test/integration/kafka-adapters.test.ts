@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Admin, type Kafka, Partitioners } from 'kafkajs';
+import { createKafka } from '../../streams/adapters/kafka/kafka-client.js';
 import { KafkaLogReader } from '../../streams/adapters/kafka/kafka-log-reader.js';
 import { KafkaEventSink } from '../../streams/adapters/kafka/kafka-sink.js';
 import { KafkaEventSource } from '../../streams/adapters/kafka/kafka-source.js';
 import { ensureTopics, TopicMismatchError } from '../../streams/adapters/kafka/topic-admin.js';
+import { createLogger } from '../../streams/observe/logger.js';
 import type { SourceBatch } from '../../streams/ports/event-log.js';
-import { SKIP_KAFKA, testKafka, uniquePrefix } from '../support/kafka.js';
+import { brokerList, SKIP_KAFKA, testKafka, uniquePrefix } from '../support/kafka.js';
 
 const PARTITIONS = 3;
 const RECORDS = 3_000;
@@ -207,6 +209,46 @@ describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
     } finally {
       await reader.close();
     }
+  });
+
+  test('sink: back-to-back transactions log no warning (the coordinator still writing the last markers is retried quietly)', {
+    timeout: 120_000,
+  }, async () => {
+    const topic = `${uniquePrefix('tx-warnings')}.output`;
+    topics.push(topic);
+    await ensureTopics(admin, [{ name: topic, partitions: 2 }], { replicationFactor: 1 });
+    const lines: { level: string; msg: string }[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      format: 'json',
+      write: (line) => lines.push(JSON.parse(line) as { level: string; msg: string }),
+    });
+    // Eddy's own client set-up, whose log routing is what is tested.
+    const eddyKafka = createKafka({ brokers: brokerList(), clientId: 'eddy-it-tx', logger });
+    const sink = new KafkaEventSink({
+      kafka: eddyKafka,
+      mode: 'exactly-once',
+      transactionalId: `${topic}.tx`,
+      logger,
+    });
+    const units = 60;
+    try {
+      for (let i = 0; i < units; i++) {
+        await sink.commit({
+          records: [{ topic, key: `k${i}`, value: new Uint8Array([i]) }],
+          offsets: [{ topic, partition: i % 2, offset: i + 1 }],
+          groupId: `${topic}.group`,
+        });
+      }
+    } finally {
+      await sink.close();
+    }
+    const retried = lines.filter((l) => l.msg.includes('concurrent operation on the same transaction'));
+    console.log(`${units} transactions: ${retried.length} CONCURRENT_TRANSACTIONS answers retried`);
+    assert.deepEqual(
+      lines.filter((l) => l.level === 'warn' || l.level === 'error').map((l) => l.msg),
+      [],
+    );
   });
 
   test('existing topics that do not match are reported, all at once, at start-up', {

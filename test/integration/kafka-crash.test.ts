@@ -8,14 +8,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka } from 'kafkajs';
 import { ensureTopics } from '../../streams/adapters/kafka/topic-admin.js';
 import { eddyTopicSpecs } from '../../streams/app/kafka.js';
-import { feed, feedProducer, singleObjectEncoder } from '../../streams/app/kafka-feed.js';
-import { codecs } from '../../streams/codec/avro.js';
+import { feed, feedProducer, registryEncoder, singleObjectEncoder } from '../../streams/app/kafka-feed.js';
+import { codecs, schemaDocument } from '../../streams/codec/avro.js';
 import { DEFAULT_MODEL_CONFIG } from '../../streams/model/model-config.js';
 import type { TopicNames } from '../../streams/pipeline/topics.js';
 import type { StreamEvent } from '../../streams/sources/stream-event.js';
 import { syntheticStream } from '../../streams/sources/synthetic.js';
 import { Random } from '../../streams/util/random.js';
 import { killAll, metricsPort, parseLogLine, startEddy } from '../support/cli.js';
+import { type FakeRegistry, startFakeRegistry } from '../support/fake-registry.js';
 import {
   BROKERS,
   decodeLists,
@@ -39,9 +40,13 @@ const TRIALS = 3;
 const CLICKS = 3_000;
 const SEED = 4242;
 
+/** Every WITHDRAW_EVERY-th catalog item is withdrawn (available: false) before the first click. */
+const WITHDRAW_EVERY = 8;
+
 /**
- * The input: the initial catalog, then clicks. Later catalog changes are left out so that every
- * click sees the same item categories in every run (the catalog is loaded before any click).
+ * The input: the initial catalog, some of it withdrawn again, then clicks. Later catalog changes
+ * are left out so that every click sees the same item categories in every run (the catalog is
+ * loaded before any click).
  */
 function input(): StreamEvent[] {
   const all = [
@@ -56,13 +61,28 @@ function input(): StreamEvent[] {
     }),
   ];
   const firstClick = all.findIndex((e) => e.kind === 'click');
-  return all.filter((e, i) => e.kind === 'click' || i < firstClick);
+  const catalog = all.slice(0, firstClick);
+  const withdrawals: StreamEvent[] = catalog.flatMap((e, i) =>
+    e.kind === 'item' && i % WITHDRAW_EVERY === 0
+      ? [{ ...e, event: { ...e.event, available: false, updatedAt: e.event.updatedAt + 1 } }]
+      : [],
+  );
+  return [...catalog, ...withdrawals, ...all.filter((e) => e.kind === 'click')];
 }
 
-function eddyArgs(prefix: string): string[] {
+function withdrawnItems(events: readonly StreamEvent[]): Set<string> {
+  const available = new Map<string, boolean>();
+  for (const e of events) if (e.kind === 'item') available.set(e.event.itemId, e.event.available);
+  return new Set([...available].filter(([, yes]) => !yes).map(([itemId]) => itemId));
+}
+
+function eddyArgs(prefix: string, registryUrl: string): string[] {
   return [
     '--kafka-brokers',
     BROKERS,
+    // With a registry, as the catalog that got lost at a crash was registry-framed.
+    '--schema-registry-url',
+    registryUrl,
     '--topic-prefix',
     prefix,
     '--group-id',
@@ -95,8 +115,13 @@ async function committedSoFar(admin: Admin, groupId: string, topics: TopicNames)
 }
 
 /** Runs eddy until the group has committed everything, then stops it with SIGTERM (exit 0). */
-async function runToEnd(admin: Admin, prefix: string, topics: TopicNames): Promise<void> {
-  const eddy = startEddy(eddyArgs(prefix));
+async function runToEnd(
+  admin: Admin,
+  prefix: string,
+  topics: TopicNames,
+  registryUrl: string,
+): Promise<void> {
+  const eddy = startEddy(eddyArgs(prefix, registryUrl));
   await waitForGroupCaughtUp(admin, prefix, [topics.clicks, topics.items], 180_000, () => {
     if (eddy.child.exitCode !== null) throw new Error(`eddy exited early:\n${eddy.stderr()}`);
   });
@@ -114,16 +139,19 @@ async function runToEnd(admin: Admin, prefix: string, topics: TopicNames): Promi
 describe('crash: kill -9 mid-stream, restart, exactly-once', { skip: SKIP_KAFKA }, () => {
   let kafka: Kafka;
   let admin: Admin;
+  let registry: FakeRegistry;
   const used: TopicNames[] = [];
 
   before(async () => {
     kafka = testKafka('eddy-it-crash');
     admin = kafka.admin();
     await admin.connect();
+    registry = await startFakeRegistry();
   });
 
   after(async () => {
     await killAll();
+    await registry.close();
     for (const topics of used) await deleteTopics(admin, topics);
     await admin.disconnect();
   });
@@ -134,7 +162,10 @@ describe('crash: kill -9 mid-stream, restart, exactly-once', { skip: SKIP_KAFKA 
     await ensureTopics(admin, eddyTopicSpecs(topics, PARTITIONS), { replicationFactor: 1 });
     const producer = feedProducer(kafka);
     await producer.connect();
-    await feed(producer, events, { encode: singleObjectEncoder(topics) });
+    // The catalog framed for the registry (what the start-up read must resolve), clicks single-object.
+    const framed = await registryEncoder(registry.url, topics);
+    const plain = singleObjectEncoder(topics);
+    await feed(producer, events, { encode: (e) => (e.kind === 'item' ? framed(e) : plain(e)) });
     await producer.disconnect();
     return topics;
   }
@@ -148,14 +179,14 @@ describe('crash: kill -9 mid-stream, restart, exactly-once', { skip: SKIP_KAFKA 
     // The reference: the same input, one uninterrupted run.
     const refPrefix = uniquePrefix('crash-ref');
     const refTopics = await produce(refPrefix, events);
-    await runToEnd(admin, refPrefix, refTopics);
+    await runToEnd(admin, refPrefix, refTopics, registry.url);
 
     const prefix = uniquePrefix('crash');
     const topics = await produce(prefix, events);
     const random = new Random(Date.now() % 100_000);
     const killedAt: number[] = [];
     for (let trial = 0; trial < TRIALS; trial++) {
-      const eddy = startEddy(eddyArgs(prefix));
+      const eddy = startEddy(eddyArgs(prefix, registry.url));
       const from = await committedSoFar(admin, prefix, topics);
       // Kill once this run has committed a random 3–20% of the stream: mid-stream by construction.
       const target = from + Math.ceil(clickCount * (0.03 + 0.17 * random.next()));
@@ -176,7 +207,7 @@ describe('crash: kill -9 mid-stream, restart, exactly-once', { skip: SKIP_KAFKA 
       killedAt.every((c) => c < clickCount),
       `every kill left input to process (committed clicks at the kills: ${killedAt.join(', ')} of ${clickCount})`,
     );
-    await runToEnd(admin, prefix, topics);
+    await runToEnd(admin, prefix, topics, registry.url);
 
     // No input lost: the group's offsets reach the end of both input topics.
     assert.equal(await groupLag(admin, prefix, [topics.clicks, topics.items]), 0);
@@ -186,8 +217,22 @@ describe('crash: kill -9 mid-stream, restart, exactly-once', { skip: SKIP_KAFKA 
     const byEventId = new Map(
       inputClicks.map((r) => [codecs.clickEvent.decode(r.value ?? new Uint8Array(0)).eventId, r] as const),
     );
+    const listSchemaId = registry.register(
+      `${topics.recommendations}-value`,
+      schemaDocument('RecommendationList'),
+    );
+    if (!codecs.recommendationList.hasRegistryWriter(listSchemaId)) {
+      codecs.recommendationList.addRegistryWriter(listSchemaId, schemaDocument('RecommendationList'));
+    }
     const lists = decodeLists(await readCommitted(kafka, admin, topics.recommendations));
     const ids = lists.map((l) => l.listId);
+    // The catalog is restored at every start, whatever the group had committed on the items topic.
+    const withdrawn = withdrawnItems(events);
+    assert.ok(withdrawn.size > 0);
+    for (const list of lists) {
+      const served = list.items.filter((item) => withdrawn.has(item.itemId)).map((item) => item.itemId);
+      assert.deepEqual(served, [], `list ${list.listId} serves withdrawn items`);
+    }
     assert.equal(new Set(ids).size, ids.length, 'list ids are unique: nothing was committed twice');
     for (const list of lists) {
       const trigger = byEventId.get(list.triggeringEventId);
@@ -208,6 +253,7 @@ describe('crash: kill -9 mid-stream, restart, exactly-once', { skip: SKIP_KAFKA 
       );
     }
     const refLists = decodeLists(await readCommitted(kafka, admin, refTopics.recommendations));
+    for (const list of refLists) assert.ok(list.items.every((item) => !withdrawn.has(item.itemId)));
     assert.deepEqual(
       [...new Set(lists.map((l) => l.userId))].sort(),
       [...new Set(refLists.map((l) => l.userId))].sort(),

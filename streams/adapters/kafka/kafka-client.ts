@@ -51,6 +51,16 @@ export function createKafka(options: KafkaClientOptions): Kafka {
 }
 
 /**
+ * The text of the broker's CONCURRENT_TRANSACTIONS answer. Transactions here never overlap (the
+ * sink commits one unit at a time), but the broker answers EndTxn once the commit is decided and
+ * writes its markers afterwards; until they are written it answers the next transaction's first
+ * AddPartitionsToTxn with this retriable error (about every second transaction when they run back
+ * to back). The Java producer retries it silently after a short backoff; kafkajs retries it too but
+ * logs it as an error, so it is demoted here.
+ */
+const CONCURRENT_TRANSACTIONS_MESSAGE = 'another concurrent operation on the same transaction';
+
+/**
  * kafkajs logs every retriable broker response (a coordinator still loading, a transaction marker
  * not yet written) as an ERROR and then retries; Eddy logs the failures that survive the retries
  * itself. So protocol-level chatter goes to debug and only the client's own warnings stay warnings.
@@ -63,7 +73,8 @@ function forwardLog(logger: Logger, entry: LogEntry): void {
   const chatty =
     entry.namespace === 'Connection' ||
     entry.level >= logLevel.INFO ||
-    message.startsWith('Limiting retries for the idempotent producer');
+    message.startsWith('Limiting retries for the idempotent producer') ||
+    message.includes(CONCURRENT_TRANSACTIONS_MESSAGE);
   if (chatty) logger.debug(text, fields);
   else logger.warn(text, fields);
 }
