@@ -36,6 +36,12 @@ export interface EmbeddedOptions {
   readonly validation?: Partial<ValidationLimits>;
   /** Replaces the in-process exact index (e.g. with Qdrant); the pipeline is the same either way. */
   readonly vectorStore?: VectorStore;
+  /**
+   * Records kept per partition of the clicks, recommendations and dead-letter topics (Kafka's
+   * retention, by count): bounds the memory of a long or endless run. Default: everything (tests
+   * read the whole output). The catalog and the changelogs are compacted tables instead.
+   */
+  readonly retentionRecords?: number;
 }
 
 /**
@@ -60,11 +66,13 @@ export class EmbeddedEddy {
     this.log = new InMemoryLog({ clock });
     this.vectorStore = options.vectorStore ?? new ExactVectorIndex();
     const p = options.partitions;
+    const retention =
+      options.retentionRecords === undefined ? {} : { retentionRecords: options.retentionRecords };
     this.log.createTopics([
-      { name: this.topics.clicks, partitions: p },
+      { name: this.topics.clicks, partitions: p, ...retention },
       { name: this.topics.items, partitions: p },
-      { name: this.topics.recommendations, partitions: p },
-      { name: this.topics.deadLetters, partitions: p },
+      { name: this.topics.recommendations, partitions: p, ...retention },
+      { name: this.topics.deadLetters, partitions: p, ...retention },
       { name: this.topics.userChangelog, partitions: p, cleanupPolicy: 'compact' },
       { name: this.topics.itemChangelog, partitions: p, cleanupPolicy: 'compact' },
       { name: this.topics.rankingChangelog, partitions: 1, cleanupPolicy: 'compact' },

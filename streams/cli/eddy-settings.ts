@@ -40,10 +40,11 @@ export const EDDY_SETTINGS = {
   events: setting({
     flag: 'events',
     env: 'EDDY_EVENTS',
-    description: 'synthetic click events to generate (0 = endless)',
+    description:
+      'synthetic click events to generate (0 = endless); the default runs in about a minute, 300000 is the long run',
     expected: 'an integer ≥ 0',
     parse: integer(0),
-    default: 300_000,
+    default: 50_000,
   }),
   users: setting({
     flag: 'users',
@@ -169,6 +170,15 @@ export const EDDY_SETTINGS = {
     parse: duration,
     show: formatDuration,
     default: 5_000,
+  }),
+  retentionRecords: setting({
+    flag: 'retention-records',
+    env: 'EDDY_RETENTION_RECORDS',
+    description:
+      'embedded log: records kept per partition of the clicks, lists and dead-letter topics (bounds memory of long runs)',
+    expected: 'an integer ≥ 1000',
+    parse: integer(1000),
+    default: 20_000,
   }),
   examples: setting({
     flag: 'examples',

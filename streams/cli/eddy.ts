@@ -24,7 +24,17 @@ items topics until stopped and writes lists, dead letters and state changelogs t
 (feed the topics with: node dist/streams/cli/produce.js --help).`;
 
 /** Settings that shape the embedded replay; Kafka mode reads its input from the topics instead. */
-const EMBEDDED_ONLY = ['dataset', 'path', 'events', 'users', 'items', 'seed', 'follow', 'examples'] as const;
+const EMBEDDED_ONLY = [
+  'dataset',
+  'path',
+  'events',
+  'users',
+  'items',
+  'seed',
+  'follow',
+  'examples',
+  'retentionRecords',
+] as const;
 
 async function main(argv: readonly string[]): Promise<number> {
   let settings: EddySettings;
@@ -81,6 +91,7 @@ async function main(argv: readonly string[]): Promise<number> {
     batchSize: settings.batchSize,
     lingerMs: settings.coalesceMs,
     metrics,
+    retentionRecords: settings.retentionRecords,
     ...(qdrant ? { vectorStore: qdrant } : {}),
   });
   let ready = false;
@@ -100,8 +111,13 @@ async function main(argv: readonly string[]): Promise<number> {
   const abort = new AbortController();
   handleSignals(logger, () => abort.abort());
 
+  const totalEvents = settings.dataset === 'synthetic' && settings.events > 0 ? settings.events : null;
+  logger.info(
+    `progress every ${formatSeconds(settings.summaryEveryMs / 1000)}; what its fields mean`,
+    PROGRESS_LEGEND,
+  );
   const ticker = setInterval(
-    () => logSummary(logger, eddy.stats.summary(), 'progress'),
+    () => logSummary(logger, eddy.stats.summary(), 'progress', totalEvents),
     settings.summaryEveryMs,
   );
   ticker.unref();
@@ -126,7 +142,7 @@ async function main(argv: readonly string[]): Promise<number> {
     clearInterval(ticker);
   }
   logSummary(logger, eddy.stats.summary(), 'finished');
-  await printExamples(eddy, settings.examples);
+  await printExamples(eddy, settings.examples, logger, format === 'json');
 
   if (settings.follow && !abort.signal.aborted) {
     logger.info('stream finished; still serving metrics and health (--follow); stop with Ctrl-C', {
@@ -168,12 +184,32 @@ function openStream(settings: EddySettings): Iterable<StreamEvent> {
   });
 }
 
-function logSummary(logger: Logger, s: RunSummary, phase: 'progress' | 'finished'): void {
+/**
+ * What the progress fields mean, logged once at start: a newcomer reading `freshnessP99` should not
+ * have to open the source.
+ */
+const PROGRESS_LEGEND = {
+  eventsPerSec: 'click events processed per second (recent)',
+  lists: 'recommendation lists emitted (a burst of clicks by one user within --coalesce yields one)',
+  hitRate:
+    'live: share of positive clicks on an item of the list last emitted to that user; that list is older than the previous click when clicks coalesce, so it reads lower than bench:quality HR@10, which ranks anew before every click',
+  ndcg: 'live NDCG@10 of the same lists',
+  latency: 'per list: from its batch being fetched to the list being committed (p50/p95/p99)',
+  freshnessP99: 'per list: from its click entering the log to the list being committed, queueing included',
+  coverage: 'share of the catalog recommended recently',
+};
+
+function logSummary(
+  logger: Logger,
+  s: RunSummary,
+  phase: 'progress' | 'finished',
+  totalEvents: number | null = null,
+): void {
   const ms = (v: number): string => (Number.isNaN(v) ? '–' : `${v.toFixed(v < 10 ? 2 : 0)}ms`);
   logger.info(
     phase === 'finished'
       ? `finished: ${s.clicks.toLocaleString('en')} events in ${s.elapsedSeconds.toFixed(1)}s`
-      : `${s.clicks.toLocaleString('en')} events`,
+      : progressMessage(s, totalEvents),
     {
       eventsPerSec: Math.round(phase === 'finished' ? s.eventsPerSecond : s.recentEventsPerSecond),
       lists: s.lists,
@@ -190,12 +226,36 @@ function logSummary(logger: Logger, s: RunSummary, phase: 'progress' | 'finished
   );
 }
 
+/** `12,000 / 100,000 events (12%), ETA 40s` when the stream's length is known. */
+function progressMessage(s: RunSummary, totalEvents: number | null): string {
+  const done = s.clicks.toLocaleString('en');
+  if (totalEvents === null || totalEvents <= 0) return `${done} events`;
+  const share = Math.min(100, Math.floor((100 * s.clicks) / totalEvents));
+  const rate = s.recentEventsPerSecond;
+  const eta = rate > 0 ? `, ETA ${formatSeconds(Math.max(0, totalEvents - s.clicks) / rate)}` : '';
+  return `${done} / ${totalEvents.toLocaleString('en')} events (${share}%)${eta}`;
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds < 90) return `${Math.ceil(seconds)}s`;
+  return `${Math.floor(seconds / 60)}m ${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
+}
+
 function round(v: number): number {
   return Math.round(v * 1000) / 1000;
 }
 
-/** Fresh lists, from the final state, for the most active users, with titles: what Eddy would serve now. */
-async function printExamples(eddy: EmbeddedEddy, count: number): Promise<void> {
+/**
+ * Fresh lists, from the final state, for the most active users, with titles: what Eddy would serve
+ * now. Readable text on stdout for a terminal; with JSON logs, one log line per list instead, so
+ * the output stays machine-readable.
+ */
+async function printExamples(
+  eddy: EmbeddedEddy,
+  count: number,
+  logger: Logger,
+  json: boolean,
+): Promise<void> {
   if (count === 0) return;
   const users = [...eddy.users.entries()]
     .map(([, u]) => u)
@@ -203,7 +263,25 @@ async function printExamples(eddy: EmbeddedEddy, count: number): Promise<void> {
     .slice(0, count);
   const lists = await eddy.pipeline.context.recommender.recommend(users);
   const title = (id: string): string => eddy.model.items.get(id)?.title || id;
-  const lines: string[] = ['', 'Example lists (most active users, from the final state):'];
+  if (json) {
+    users.forEach((user, i) => {
+      logger.info('example list', {
+        userId: user.userId,
+        events: user.events,
+        recent: user.recent
+          .slice(-3)
+          .map((r) => ({ itemId: r.itemId, title: title(r.itemId), type: r.type })),
+        items: (lists[i] as RecommendedItem[]).map((item) => ({ ...item, title: title(item.itemId) })),
+      });
+    });
+    return;
+  }
+  const lines: string[] = [
+    '',
+    'Example lists (most active users, from the final state).',
+    'Each item: [the signal that proposed it, its relevance score]. The order is chosen by',
+    'diversification (MMR), so a lower score can rank above a higher one.',
+  ];
   users.forEach((user, i) => {
     const recent = user.recent
       .slice(-3)
@@ -222,6 +300,11 @@ async function printExamples(eddy: EmbeddedEddy, count: number): Promise<void> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // A setting found wrong only when used (a taken --http-port): the same answer as at parsing.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`eddy: ${error.message}\nRun with --help for the list of settings.\n`);
+      process.exit(2);
+    }
     process.stderr.write(
       `eddy: fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );

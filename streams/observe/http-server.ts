@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { ConfigError } from '../errors.js';
 
 export interface HealthState {
   /** Alive: the process is not wedged. */
@@ -40,9 +41,22 @@ export async function startHttpServer(
     res.end('not found: try /metrics, /healthz or /readyz\n');
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (error: NodeJS.ErrnoException): void => {
+      if (error.code === 'EADDRINUSE' || error.code === 'EACCES') {
+        reject(
+          new ConfigError(
+            '--http-port / EDDY_HTTP_PORT',
+            'a free port (0 picks any free one)',
+            `${port}: ${error.code === 'EADDRINUSE' ? 'already in use by another process' : 'not permitted'}`,
+          ),
+        );
+      } else {
+        reject(error);
+      }
+    };
+    server.once('error', failed);
     server.listen(port, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

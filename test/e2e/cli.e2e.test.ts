@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EDDY_SETTINGS } from '../../streams/cli/eddy-settings.js';
@@ -140,6 +142,28 @@ for (const c of INVALID) {
   });
 }
 
+test('a metrics port already in use exits 2 naming --http-port, without a stack trace', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, resolve));
+  const { port } = taken.address() as AddressInfo;
+  try {
+    const { code, stderr } = await runEddy([
+      ...SMALL.filter((a) => a !== '0' && a !== '--http-port'),
+      '--http-port',
+      String(port),
+      '--events',
+      '100',
+    ]);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /--http-port/);
+    assert.match(stderr, /EDDY_HTTP_PORT/);
+    assert.match(stderr, new RegExp(`${port}: already in use`));
+    assert.doesNotMatch(stderr, /EADDRINUSE|at .*\.js:\d+/);
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
+  }
+});
+
 test('an unknown flag exits 2 naming it and pointing at --help', async () => {
   const { code, stdout, stderr } = await runEddy(['--bogus', '1']);
   assert.equal(code, 2, stderr);
@@ -187,12 +211,48 @@ test('a short run exits 0, logs JSON lines ending in a summary, and prints examp
   assert.ok(Number(finished.hitRate) >= 0 && Number(finished.hitRate) <= 1, `hitRate ${finished.hitRate}`);
   assert.ok(Number(finished.lists) > 0);
   assert.equal(finished.deadLetters, 0);
-  assert.equal(lines.at(-1), finished, 'the summary is the last line');
+  // The progress fields are explained once, at start.
+  const legend = find(lines, (l) => l.msg.startsWith('progress every'), 'the legend of the progress fields');
+  for (const field of ['hitRate', 'latency', 'freshnessP99'])
+    assert.equal(typeof legend[field], 'string', field);
 
+  // With JSON logs, the example lists are log lines too (three: the default --examples), after the
+  // summary; stdout stays empty.
+  assert.equal(stdout, '');
+  const examples = lines.filter((l) => l.msg === 'example list');
+  assert.equal(examples.length, 3);
+  assert.deepEqual(lines.slice(-4), [finished, ...examples], 'the summary, then the examples, end the run');
+  for (const example of examples) {
+    const items = example.items as { rank: number; itemId: string; title: string; score: number }[];
+    assert.ok(items.length > 0);
+    assert.deepEqual(
+      items.map((i) => i.rank),
+      items.map((_, i) => i + 1),
+    );
+    for (const item of items) assert.equal(typeof item.title, 'string');
+  }
+});
+
+test('on a terminal-style log, example lists are printed readably, saying why scores are not in rank order', async () => {
+  const args = [...SMALL.filter((a) => a !== 'json'), 'pretty', '--events', '1500', '--summary-every', '1h'];
+  const { code, stdout, stderr } = await runEddy(args);
+  assert.equal(code, 0, stderr);
   assert.match(stdout, /Example lists/);
+  assert.match(
+    stdout,
+    /order is chosen by\s+diversification \(MMR\), so a lower score can rank above a higher one/,
+  );
   // Three users (the default --examples), each with a ranked list.
   assert.equal(stdout.match(/^ {2}\S+ — \d+ events; recently: /gm)?.length, 3, stdout);
   assert.match(stdout, /^ {4} 1\. .+ {2}\[[a-z_]+, -?\d+\.\d{3}\]$/m);
+});
+
+test('progress lines on the synthetic stream show the share done and an ETA', async () => {
+  const { code, stderr } = await runEddy(['--events', '4000', ...SMALL, '--summary-every', '200ms']);
+  assert.equal(code, 0, stderr);
+  const progress = jsonLines(stderr).filter((l) => / events \(\d+%\)/.test(l.msg));
+  assert.ok(progress.length > 0, stderr);
+  for (const line of progress) assert.match(line.msg, /^[\d,]+ \/ 4,000 events \(\d+%\)(, ETA \d+s)?$/);
 });
 
 test('--follow keeps serving /metrics, /healthz and /readyz after the stream ends; SIGTERM exits 0', async () => {
