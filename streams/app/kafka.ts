@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Kafka } from 'kafkajs';
+import { advertisingAssigner, GroupEndpoints } from '../adapters/kafka/group-endpoints.js';
 import { createKafka, describeError } from '../adapters/kafka/kafka-client.js';
 import { KafkaLogReader } from '../adapters/kafka/kafka-log-reader.js';
 import { type DeliveryMode, KafkaEventSink } from '../adapters/kafka/kafka-sink.js';
@@ -25,6 +26,7 @@ import type { CommittedBatch } from '../pipeline/stages.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
 import type { TopicPartition, TopicSpec } from '../ports/event-log.js';
 import type { VectorStore } from '../ports/vector-store.js';
+import { UserQueries } from '../serve/user-queries.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { MODEL_VERSION } from './embedded.js';
 
@@ -60,6 +62,12 @@ export interface KafkaEddyOptions {
   readonly observers?: readonly PipelineObserver[];
   readonly validation?: Partial<ValidationLimits>;
   readonly logger?: Logger;
+  /**
+   * This instance's base URL for interactive queries, advertised to the group (Kafka Streams'
+   * `application.server`) so that any instance can send a client to a user's owner. Read at each
+   * group join; null advertises nothing (queries for this instance's users then answer 503 elsewhere).
+   */
+  readonly advertisedEndpoint?: () => string | null;
 }
 
 /** What `start` restored before consuming (user state is restored later, per assigned partition). */
@@ -89,6 +97,9 @@ export class KafkaEddy {
   readonly reader: KafkaLogReader;
   readonly pipeline: EddyPipeline;
   readonly registry: RegistryCodecs | null;
+  /** Interactive queries: a user's current list and state, from this instance or its owner. */
+  readonly queries: UserQueries;
+  private readonly endpoints: GroupEndpoints;
   private readonly logger: Logger;
   private readonly observer: PipelineObserver;
   /** Users whose state came from (or was last written to) each clicks partition. */
@@ -144,8 +155,23 @@ export class KafkaEddy {
       ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
       onAssigned: (partitions) => this.onAssigned(partitions),
       onRevoked: (partitions) => this.onRevoked(partitions),
+      partitionAssigner: advertisingAssigner(options.advertisedEndpoint ?? (() => null)),
       logger: this.logger,
       metrics,
+    });
+    this.endpoints = new GroupEndpoints({
+      kafka: this.kafka,
+      groupId: options.groupId,
+      topic: this.topics.clicks,
+      partitions: options.partitions,
+      owned: () =>
+        new Set(
+          this.source
+            .assignment()
+            .filter((tp) => tp.topic === this.topics.clicks)
+            .map((tp) => tp.partition),
+        ),
+      logger: this.logger,
     });
     const delivery = options.delivery ?? 'exactly-once';
     this.sink = new KafkaEventSink({
@@ -185,6 +211,14 @@ export class KafkaEddy {
         : {}),
       // Users are restored per assigned partition (onAssigned), not all at start.
       catalog: this.reader,
+    });
+    this.queries = new UserQueries({
+      model: this.model,
+      recommender: this.pipeline.context.recommender,
+      ownership: this.endpoints,
+      ready: () => this.ready(),
+      modelVersion: MODEL_VERSION,
+      clock: () => clock.now(),
     });
   }
 
@@ -255,12 +289,14 @@ export class KafkaEddy {
           this.logger.warn('kafka producer disconnect failed', { error: describeError(error) }),
         );
       await this.reader.close().catch(() => {});
+      await this.endpoints.close().catch(() => {});
       await this.vectorStore.close().catch(() => {});
     })();
     return this.closed;
   }
 
   private async onAssigned(partitions: readonly TopicPartition[]): Promise<void> {
+    this.endpoints.invalidate();
     const clicks = partitions.filter((tp) => tp.topic === this.topics.clicks).map((tp) => tp.partition);
     if (clicks.length === 0) return;
     const started = performance.now();
@@ -287,6 +323,7 @@ export class KafkaEddy {
    * keeping stale copies would only cost memory (a later re-assignment restores them afresh).
    */
   private onRevoked(partitions: readonly TopicPartition[]): void {
+    this.endpoints.invalidate();
     let dropped = 0;
     for (const { topic, partition } of partitions) {
       if (topic !== this.topics.clicks) continue;

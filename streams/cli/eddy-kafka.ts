@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { parseBrokers } from '../adapters/kafka/kafka-client.js';
 import { TopicMismatchError } from '../adapters/kafka/topic-admin.js';
 import { KafkaEddy } from '../app/kafka.js';
@@ -29,6 +30,7 @@ export async function runKafkaMode(
   const topics = topicNames(settings.topicPrefix);
   const qdrant = await connectQdrant(settings, metrics, logger);
   if (qdrant === 'failed') return 2;
+  let httpPort: number | null = null;
   const eddy = new KafkaEddy({
     brokers,
     clientId: settings.kafkaClientId,
@@ -45,12 +47,16 @@ export async function runKafkaMode(
     sessionTimeoutMs: settings.kafkaSessionTimeout,
     metrics,
     logger,
+    // Read at each group join, by when the HTTP server below has its port.
+    advertisedEndpoint: () =>
+      settings.advertisedUrl ?? (httpPort === null ? null : `http://${hostname()}:${httpPort}`),
     ...(qdrant ? { vectorStore: qdrant } : {}),
   });
   // Not ready while the Qdrant breaker is open: lists would wait on it.
   const health = { live: () => true, ready: () => eddy.ready() && qdrant?.healthy !== false };
   metrics.readinessFrom(health.ready);
-  const http = await startHttpServer(settings.httpPort, metrics.registry, health);
+  const http = await startHttpServer(settings.httpPort, metrics.registry, health, eddy.queries);
+  httpPort = http.port;
   logger.info('eddy started', {
     mode: 'kafka',
     brokers: brokers.join(','),
@@ -62,6 +68,7 @@ export async function runKafkaMode(
     vectorStore: qdrant ? `qdrant ${settings.qdrantUrl}` : 'in-process',
     wireFormat: settings.schemaRegistryUrl ? 'confluent' : 'single-object',
     metrics: `http://localhost:${http.port}/metrics`,
+    queries: `http://localhost:${http.port}/v1/users/{userId}/recommendations`,
     partitions: settings.partitions,
     dimension: settings.dimension,
   });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { QdrantCollectionMismatchError, QdrantUnavailableError } from '../adapters/qdrant/qdrant-errors.js';
-import { EmbeddedEddy } from '../app/embedded.js';
+import { EmbeddedEddy, MODEL_VERSION } from '../app/embedded.js';
 import { ConfigError } from '../errors.js';
 import type { RecommendedItem } from '../model/events.js';
 import { startHttpServer } from '../observe/http-server.js';
@@ -9,6 +9,7 @@ import { EddyMetrics } from '../observe/metrics.js';
 import type { RunSummary } from '../observe/run-stats.js';
 import { DatasetError, movieLensStream } from '../sources/movielens.js';
 import type { StreamEvent } from '../sources/stream-event.js';
+import { EVERYTHING_LOCAL, UserQueries } from '../serve/user-queries.js';
 import { syntheticStream } from '../sources/synthetic.js';
 import { connectQdrant } from './connect-qdrant.js';
 import { runKafkaMode } from './eddy-kafka.js';
@@ -98,12 +99,21 @@ async function main(argv: readonly string[]): Promise<number> {
   // Not ready while the Qdrant breaker is open: lists would wait on it.
   const health = { live: () => true, ready: () => ready && qdrant?.healthy !== false };
   metrics.readinessFrom(health.ready);
-  const http = await startHttpServer(settings.httpPort, metrics.registry, health);
+  const queries = new UserQueries({
+    model: eddy.model,
+    recommender: eddy.pipeline.context.recommender,
+    ownership: EVERYTHING_LOCAL(settings.partitions),
+    ready: health.ready,
+    modelVersion: MODEL_VERSION,
+    clock: () => Date.now(),
+  });
+  const http = await startHttpServer(settings.httpPort, metrics.registry, health, queries);
   logger.info('eddy started', {
     mode: 'embedded',
     dataset: settings.dataset,
     vectorStore: qdrant ? `qdrant ${settings.qdrantUrl}` : 'in-process',
     metrics: `http://localhost:${http.port}/metrics`,
+    queries: `http://localhost:${http.port}/v1/users/{userId}/recommendations`,
     partitions: settings.partitions,
     dimension: settings.dimension,
   });

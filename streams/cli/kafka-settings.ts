@@ -86,6 +86,16 @@ export const KAFKA_EDDY_SETTINGS = {
     parse: name,
     default: 'eddy',
   }),
+  advertisedUrl: setting({
+    flag: 'advertised-url',
+    env: 'EDDY_ADVERTISED_URL',
+    description:
+      'base URL at which the other instances can reach this one’s HTTP port, for interactive queries (none: http://<host name>:<http port>)',
+    expected: 'an http(s) URL or none',
+    parse: optional(httpUrl),
+    show: showOptional,
+    default: null as string | null,
+  }),
   instanceId: setting({
     flag: 'instance-id',
     env: 'EDDY_INSTANCE_ID',

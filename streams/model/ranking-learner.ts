@@ -65,6 +65,11 @@ export class RankingLearner {
     return this.pools.size;
   }
 
+  /** The candidate pool a user's next pick will be learned against (for inspection). */
+  poolOf(userId: string): Readonly<PoolSnapshot> | undefined {
+    return this.pools.get(userId);
+  }
+
   weight(feature: RankingFeature): number {
     return this.weights[RANKING_FEATURES.indexOf(feature)]!;
   }

@@ -1,7 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
+import { MAX_QUERY_LIMIT, type QueryAnswer, type UserQueries } from '../serve/user-queries.js';
 
 export interface HealthState {
   /** Alive: the process is not wedged. */
@@ -10,14 +11,26 @@ export interface HealthState {
   ready(): boolean;
 }
 
-/** Serves /metrics, /healthz (liveness) and /readyz (readiness). */
+/**
+ * Serves /metrics, /healthz (liveness), /readyz (readiness) and, given `queries`, the interactive
+ * query API under /v1 (docs/openapi.json).
+ */
 export async function startHttpServer(
   port: number,
   registry: Registry,
   health: HealthState,
+  queries?: UserQueries,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const url = new URL(req.url ?? '/', 'http://eddy');
+    const path = url.pathname;
+    if (queries !== undefined && path.startsWith('/v1/')) {
+      answerQuery(queries, req.method ?? 'GET', url, res).catch((error: unknown) => {
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: String(error) });
+        else res.destroy();
+      });
+      return;
+    }
     if (path === '/metrics') {
       registry
         .metrics()
@@ -38,7 +51,9 @@ export async function startHttpServer(
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found: try /metrics, /healthz or /readyz\n');
+    res.end(
+      `not found: try /metrics, /healthz or /readyz${queries ? ' or /v1/users/{userId}/recommendations' : ''}\n`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException): void => {
@@ -70,4 +85,87 @@ export async function startHttpServer(
         server.close(() => resolve());
       }),
   };
+}
+
+const USER_ROUTE = /^\/v1\/users\/([^/]+)\/(recommendations|state)$/;
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+async function answerQuery(
+  queries: UserQueries,
+  method: string,
+  url: URL,
+  res: ServerResponse,
+): Promise<void> {
+  const match = USER_ROUTE.exec(url.pathname);
+  if (match === null) {
+    sendJson(res, 404, {
+      error: 'not_found',
+      message: 'no such endpoint: try /v1/users/{userId}/recommendations or /v1/users/{userId}/state',
+    });
+    return;
+  }
+  if (method !== 'GET') {
+    sendJson(
+      res,
+      405,
+      { error: 'method_not_allowed', message: `${method} is not allowed; use GET` },
+      { allow: 'GET' },
+    );
+    return;
+  }
+  let userId: string;
+  try {
+    userId = decodeURIComponent(match[1]!);
+  } catch {
+    sendJson(res, 400, { error: 'bad_request', message: 'the user id is not valid percent-encoding' });
+    return;
+  }
+  let answer: QueryAnswer<unknown>;
+  if (match[2] === 'recommendations') {
+    const raw = url.searchParams.get('limit');
+    const limit = raw === null ? undefined : Number(raw);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= MAX_QUERY_LIMIT)) {
+      sendJson(res, 400, {
+        error: 'bad_request',
+        message: `limit must be an integer from 1 to ${MAX_QUERY_LIMIT}, got ${JSON.stringify(raw)}`,
+      });
+      return;
+    }
+    answer = await queries.recommendations(userId, limit);
+  } else {
+    answer = await queries.state(userId);
+  }
+  switch (answer.status) {
+    case 'ok':
+      sendJson(res, 200, answer.body);
+      return;
+    case 'not_found':
+      sendJson(res, 404, {
+        error: 'unknown_user',
+        message: `no state for user ${JSON.stringify(userId)} on its owner (partition ${answer.partition})`,
+        partition: answer.partition,
+      });
+      return;
+    case 'elsewhere':
+      // Any instance can be asked: this one sends the client to the owner of the user's partition.
+      sendJson(
+        res,
+        307,
+        { error: 'not_owner', owner: answer.endpoint, partition: answer.partition },
+        { location: `${answer.endpoint.replace(/\/$/, '')}${url.pathname}${url.search}` },
+      );
+      return;
+    case 'unavailable':
+      sendJson(res, 503, { error: 'unavailable', message: answer.reason }, { 'retry-after': '1' });
+      return;
+  }
 }

@@ -51,14 +51,22 @@ export class Recommender {
     this.itemScratch = new Float32Array(d);
   }
 
-  /** Lists for `users`, `listSize` items each (default: the configured K). */
-  async recommend(users: readonly UserPreferences[], listSize?: number): Promise<RecommendedItem[][]> {
+  /**
+   * Lists for `users`, `listSize` items each (default: the configured K). `learn: false` leaves the
+   * ranking learner alone: a list computed on request (an interactive query) was never served, so
+   * the user's next pick must be learned against the pool of the list the stream emitted.
+   */
+  async recommend(
+    users: readonly UserPreferences[],
+    listSize?: number,
+    options: { readonly learn?: boolean } = {},
+  ): Promise<RecommendedItem[][]> {
     const { queries, owners } = this.buildQueries(users, listSize);
     const results =
       queries.length > 0 ? await this.vectorStore.queryBatch(this.itemsCollection, queries) : [];
     const perUser: ScoredPoint[][][] = users.map(() => []);
     for (let q = 0; q < results.length; q++) perUser[owners[q]!]!.push(results[q]!);
-    return users.map((user, u) => this.rank(user, perUser[u]!, listSize));
+    return users.map((user, u) => this.rank(user, perUser[u]!, listSize, options.learn ?? true));
   }
 
   buildQueries(
@@ -93,10 +101,11 @@ export class Recommender {
     user: UserPreferences,
     vectorResults: readonly ScoredPoint[][],
     listSize = this.model.config.ranking.listSize,
+    learn = true,
   ): RecommendedItem[] {
     const candidates = this.gatherCandidates(user, vectorResults);
     this.score(user, candidates);
-    if (this.model.ranking.enabled) this.rememberPool(user.userId, candidates);
+    if (learn && this.model.ranking.enabled) this.rememberPool(user.userId, candidates);
     const { diversityLambda, diversityPool } = this.model.config.ranking;
     const picked = diversify(
       candidates.values(),

@@ -16,7 +16,7 @@
  * returned, and those are committed first, so a revoked partition has no batch in the pipeline.
  */
 
-import type { Consumer, EachBatchPayload, IMemberAssignment, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, IMemberAssignment, Kafka, PartitionAssigner } from 'kafkajs';
 import { Observable, type Subscriber } from 'rxjs';
 import { EddyError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../observe/logger.js';
@@ -49,6 +49,8 @@ export interface KafkaSourceOptions {
   /** Partitions whose batches may wait in the pipeline at the same time (kafkajs workers). */
   readonly partitionsConsumedConcurrently?: number;
   readonly maxBytesPerPartition?: number;
+  /** How partitions are assigned in the group (default: kafkajs' round robin). */
+  readonly partitionAssigner?: PartitionAssigner;
   /**
    * Called with partitions newly assigned to this instance before any of their records are handed
    * out (restore their state here); their batches wait until it resolves. A rejection fails the source.
@@ -115,6 +117,7 @@ export class KafkaEventSource implements EventSource {
       ...(options.maxBytesPerPartition ? { maxBytesPerPartition: options.maxBytesPerPartition } : {}),
       // Eddy topics are created explicitly (topic-admin.ts); a typo must not create one.
       allowAutoTopicCreation: false,
+      ...(options.partitionAssigner ? { partitionAssigners: [options.partitionAssigner] } : {}),
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) =>
       this.onGroupJoin(event.payload.memberAssignment),
