@@ -15,8 +15,10 @@ import { connectQdrant } from './connect-qdrant.js';
 import { runKafkaMode } from './eddy-kafka.js';
 import { EDDY_SETTINGS, type EddySettings, modelConfigFrom } from './eddy-settings.js';
 import { formatHelp, parseSettings } from './settings.js';
+import { main as tail } from './tail.js';
 
-const USAGE = 'Usage: npm start -- [options]    (or: node dist/streams/cli/eddy.js [options])';
+const USAGE = `Usage: npm start -- [options]    (or: node dist/streams/cli/eddy.js [options])
+       eddy tail [options]         (follow the lists Eddy writes to Kafka: eddy tail --help)`;
 const SUMMARY = `Runs Eddy's streaming recommender embedded: an in-process log and vector index, no services needed.
 Replays a seeded synthetic stream (default) or MovieLens, prints progress and example lists,
 and serves Prometheus metrics and health checks over HTTP.
@@ -38,6 +40,7 @@ const EMBEDDED_ONLY = [
 ] as const;
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'tail') return tail(argv.slice(1));
   let settings: EddySettings;
   try {
     const parsed = parseSettings(EDDY_SETTINGS, argv, process.env);

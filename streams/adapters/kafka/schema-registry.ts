@@ -72,7 +72,7 @@ export class RegistryCodecs {
 
   /** Fetches the writer schema of every Confluent-framed record in `records` not resolved yet. */
   async resolve(topic: string, records: readonly SourceRecord[]): Promise<void> {
-    const codec: AvroCodec<unknown> = topic === this.options.topics.items ? this.item : this.click;
+    const codec = this.codecOf(topic);
     let ids: Set<number> | null = null;
     for (const record of records) {
       const value = record.value;
@@ -99,6 +99,17 @@ export class RegistryCodecs {
         return this.list.encodeConfluent(this.listSchemaId, list);
       },
     };
+  }
+
+  /** A list from the recommendations topic (after `resolve`), as a reader of Eddy's output decodes it. */
+  decodeList(bytes: Uint8Array): RecommendationList {
+    return this.decode(this.list, bytes);
+  }
+
+  private codecOf(topic: string): AvroCodec<unknown> {
+    if (topic === this.options.topics.items) return this.item;
+    if (topic === this.options.topics.recommendations) return this.list;
+    return this.click;
   }
 
   private decode<T>(codec: AvroCodec<T>, bytes: Uint8Array): T {
