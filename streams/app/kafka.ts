@@ -52,6 +52,9 @@ export interface KafkaEddyOptions {
   readonly delivery?: DeliveryMode;
   /** Confluent wire format via this schema registry; unset: Avro single-object encoding. */
   readonly schemaRegistryUrl?: string | null;
+  /** How long a registry outage is waited out before failing (default: forever; start-up: 30 s). */
+  readonly schemaRegistryGiveUpAfterMs?: number;
+  readonly schemaRegistryStartupGiveUpAfterMs?: number;
   /** Defaults to the in-process exact index; a Qdrant adapter plugs in here. */
   readonly vectorStore?: VectorStore;
   readonly sessionTimeoutMs?: number;
@@ -190,7 +193,13 @@ export class KafkaEddy {
           topics: this.topics,
           dimension: options.model.dimension,
           ...(options.validation ? { validation: options.validation } : {}),
-          logger: this.logger,
+          ...(options.schemaRegistryGiveUpAfterMs !== undefined
+            ? { giveUpAfterMs: options.schemaRegistryGiveUpAfterMs }
+            : {}),
+          ...(options.schemaRegistryStartupGiveUpAfterMs !== undefined
+            ? { startupGiveUpAfterMs: options.schemaRegistryStartupGiveUpAfterMs }
+            : {}),
+          logger: this.logger.child({ component: 'schema-registry' }),
         })
       : null;
     this.pipeline = new EddyPipeline({
@@ -224,7 +233,8 @@ export class KafkaEddy {
 
   /** Ready: connected, catalog loaded, and the state of every assigned partition restored. */
   ready(): boolean {
-    return this.prepared && !this.stopping && this.source.ready;
+    // A registry outage holds input back (batches wait for their writer schemas): not ready.
+    return this.prepared && !this.stopping && this.source.ready && this.registry?.healthy !== false;
   }
 
   /**
@@ -278,6 +288,8 @@ export class KafkaEddy {
   /** Graceful stop: no new fetches; the batch in flight commits; then the clients disconnect. */
   async stop(): Promise<void> {
     this.stopping = true;
+    // A batch waiting on an unreachable registry would hold the stop forever.
+    if (this.registry?.healthy === false) this.registry.close();
     await this.pipeline.stop();
   }
 

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { parseBrokers } from '../adapters/kafka/kafka-client.js';
+import { SchemaRegistryUnavailableError } from '../adapters/kafka/schema-registry.js';
 import { TopicMismatchError } from '../adapters/kafka/topic-admin.js';
 import { KafkaEddy } from '../app/kafka.js';
 import { startHttpServer } from '../observe/http-server.js';
@@ -9,6 +10,7 @@ import type { RunSummary } from '../observe/run-stats.js';
 import { topicNames } from '../pipeline/topics.js';
 import { connectQdrant } from './connect-qdrant.js';
 import { type EddySettings, modelConfigFrom } from './eddy-settings.js';
+import { neverIfZero } from './settings.js';
 
 export interface KafkaModeHooks {
   /** Installs the SIGINT/SIGTERM handling: `stop` on the first signal, exit on the second. */
@@ -44,6 +46,8 @@ export async function runKafkaMode(
     lingerMs: settings.coalesceMs,
     delivery: settings.transactional ? 'exactly-once' : 'at-least-once',
     schemaRegistryUrl: settings.schemaRegistryUrl,
+    schemaRegistryGiveUpAfterMs: neverIfZero(settings.schemaRegistryGiveUpAfter),
+    schemaRegistryStartupGiveUpAfterMs: neverIfZero(settings.schemaRegistryStartupTimeout),
     sessionTimeoutMs: settings.kafkaSessionTimeout,
     metrics,
     logger,
@@ -97,6 +101,11 @@ export async function runKafkaMode(
   } catch (error) {
     if (error instanceof TopicMismatchError) {
       logger.error('cannot start: topic mismatch', { reason: error.message });
+      await http.close();
+      return 2;
+    }
+    if (error instanceof SchemaRegistryUnavailableError) {
+      logger.error('schema registry unavailable; stopping', { reason: error.message });
       await http.close();
       return 2;
     }

@@ -1,5 +1,15 @@
 import { hostname } from 'node:os';
-import { duration, flag, formatDuration, integer, optional, type Setting, showOptional } from './settings.js';
+import {
+  duration,
+  durationOrNever,
+  flag,
+  formatDuration,
+  integer,
+  optional,
+  type Setting,
+  showDurationOrNever,
+  showOptional,
+} from './settings.js';
 
 function setting<T>(s: Setting<T>): Setting<T> {
   return s;
@@ -73,6 +83,25 @@ export const KAFKA_CONNECTION_SETTINGS = {
     parse: optional(httpUrl),
     show: showOptional,
     default: null as string | null,
+  }),
+  schemaRegistryGiveUpAfter: setting({
+    flag: 'schema-registry-give-up-after',
+    env: 'EDDY_SCHEMA_REGISTRY_GIVE_UP_AFTER',
+    description:
+      'how long a schema-registry outage is waited out (input held back, /readyz 503) before Eddy exits; 0 = wait forever',
+    expected: 'a duration such as 5m, or 0',
+    parse: durationOrNever,
+    show: showDurationOrNever,
+    default: 0,
+  }),
+  schemaRegistryStartupTimeout: setting({
+    flag: 'schema-registry-startup-timeout',
+    env: 'EDDY_SCHEMA_REGISTRY_STARTUP_TIMEOUT',
+    description: 'how long start-up waits for the schema registry before exiting; 0 = forever',
+    expected: 'a duration such as 30s, or 0',
+    parse: durationOrNever,
+    show: showDurationOrNever,
+    default: 30_000,
   }),
 };
 

@@ -71,6 +71,20 @@ export function duration(raw: string): number | undefined {
   return value > 0 && Number.isFinite(value) ? value : undefined;
 }
 
+/** A duration, or 0 / `never` for "no limit" (0; see `neverIfZero`). */
+export function durationOrNever(raw: string): number | undefined {
+  const trimmed = raw.trim().toLowerCase();
+  return trimmed === '0' || trimmed === 'never' ? 0 : duration(raw);
+}
+
+/** A `durationOrNever` setting as a time limit: 0 means none. */
+export function neverIfZero(ms: number): number {
+  return ms === 0 ? Number.POSITIVE_INFINITY : ms;
+}
+
+/** How --help shows a `durationOrNever` setting. */
+export const showDurationOrNever = (ms: number): string => (ms === 0 ? '0' : formatDuration(ms));
+
 export interface ParsedSettings<S extends SettingsTable> {
   readonly values: SettingsOf<S>;
   readonly help: boolean;

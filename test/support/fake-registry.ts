@@ -12,6 +12,9 @@ export interface FakeRegistry {
   readonly requests: string[];
   /** Registers directly (as another producer would have), returning the id. */
   register(subject: string, schema: unknown): number;
+  /** An outage: the port refuses connections until `listenAgain` (same port, same schemas). */
+  stopListening(): Promise<void>;
+  listenAgain(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -104,15 +107,25 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  let listening = true;
+  const stop = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (!listening) return resolve();
+      listening = false;
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
     register: (subject, schema) => register(subject, JSON.stringify(schema)),
-    close: () =>
+    stopListening: stop,
+    listenAgain: () =>
       new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
+        listening = true;
+        server.listen(port, '127.0.0.1', resolve);
       }),
+    close: stop,
   };
 }
 

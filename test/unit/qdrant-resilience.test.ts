@@ -8,7 +8,7 @@ import {
   Resilience,
   ResilienceClosedError,
   type ResilienceOptions,
-} from '../../streams/adapters/qdrant/resilience.js';
+} from '../../streams/util/resilience.js';
 
 class Transient extends Error {}
 class Fatal extends Error {}

@@ -21,6 +21,7 @@ import { type Logger, silentLogger } from '../../observe/logger.js';
 import type { PipelineCodecs } from '../../pipeline/pipeline-context.js';
 import type { TopicNames } from '../../pipeline/topics.js';
 import type { SourceRecord } from '../../ports/event-log.js';
+import { type FailureClass, GaveUpError, Resilience, ResilienceClosedError } from '../../util/resilience.js';
 import { describeError } from './kafka-client.js';
 
 export interface RegistryCodecsOptions {
@@ -29,6 +30,23 @@ export interface RegistryCodecsOptions {
   readonly dimension: number;
   readonly validation?: Partial<ValidationLimits>;
   readonly logger?: Logger;
+  /**
+   * A lookup that keeps failing transiently (registry down or unreachable) for longer than this
+   * fails the pipeline with SchemaRegistryUnavailableError; until then it waits, the batch (and so
+   * its partition's input) held back. Default: never.
+   */
+  readonly giveUpAfterMs?: number;
+  /** The same limit for `prepare` (start-up), default 30 s: a wrong URL is better reported than waited on. */
+  readonly startupGiveUpAfterMs?: number;
+  /** For tests: retry back-off (default 100 ms doubling to 5 s) and breaker cooldown (default 2 s). */
+  readonly retryBaseMs?: number;
+  readonly retryMaxMs?: number;
+  readonly breakerCooldownMs?: number;
+}
+
+/** The registry stayed unreachable (or kept failing) past the configured give-up time. */
+export class SchemaRegistryUnavailableError extends EddyError {
+  override readonly name = 'SchemaRegistryUnavailableError';
 }
 
 const CONFLUENT_MAGIC = 0x00;
@@ -44,10 +62,46 @@ export class RegistryCodecs {
   /** `<schema>:<id>` → why records with that id cannot be read. */
   private readonly unreadable = new Map<string, InvalidRecordError>();
   private readonly logger: Logger;
+  private readonly resilience: Resilience;
 
   constructor(private readonly options: RegistryCodecsOptions) {
-    this.registry = new SchemaRegistry({ host: options.url, clientId: 'eddy' });
-    this.logger = options.logger ?? silentLogger;
+    // Retries are the Resilience's (backoff, breaker, readiness, give-up), not the client's.
+    this.registry = new SchemaRegistry({ host: options.url, clientId: 'eddy', retry: { retries: 0 } });
+    const logger = options.logger ?? silentLogger;
+    this.logger = logger;
+    this.resilience = new Resilience({
+      attemptTimeoutMs: 10_000,
+      retryBaseMs: options.retryBaseMs ?? 100,
+      retryMaxMs: options.retryMaxMs ?? 5_000,
+      failureThreshold: 3,
+      cooldownMs: options.breakerCooldownMs ?? 2_000,
+      ...(options.giveUpAfterMs !== undefined ? { giveUpAfterMs: options.giveUpAfterMs } : {}),
+      classify: classifyRegistryError,
+      hooks: {
+        health: (healthy, operation, reason) => {
+          const fields = { url: options.url, operation };
+          if (healthy) logger.info('schema registry answers again', fields);
+          else
+            logger.warn('schema registry call failed; input held back, retrying with backoff', {
+              ...fields,
+              reason,
+            });
+        },
+        state: (state) => {
+          if (state === 'open') logger.warn('schema registry circuit breaker opened', { url: options.url });
+        },
+      },
+    });
+  }
+
+  /** False from the first failed registry call until one succeeds again (readiness). */
+  get healthy(): boolean {
+    return this.resilience.healthy;
+  }
+
+  /** Stops waiting on the registry: calls in flight reject. */
+  close(): void {
+    this.resilience.close();
   }
 
   /** The registry id lists are written with (after `prepare`). */
@@ -58,11 +112,10 @@ export class RegistryCodecs {
   /** Registers (or looks up) the RecommendationList schema under `<recommendations topic>-value`. */
   async prepare(): Promise<void> {
     const subject = `${this.options.topics.recommendations}-value`;
-    this.listSchemaId = await registerSchema(
-      this.registry,
-      subject,
-      schemaDocument('RecommendationList'),
-      this.options.url,
+    this.listSchemaId = await this.call(
+      `register ${subject}`,
+      () => registerSchema(this.registry, subject, schemaDocument('RecommendationList'), this.options.url),
+      this.options.startupGiveUpAfterMs ?? 30_000,
     );
     this.logger.info('schema registry: lists use the Confluent wire format', {
       subject,
@@ -106,6 +159,29 @@ export class RegistryCodecs {
     return this.decode(this.list, bytes);
   }
 
+  /** A registry request, retried while the registry is unreachable or failing (see the options). */
+  private async call<T>(what: string, request: () => Promise<T>, giveUpAfterMs?: number): Promise<T> {
+    try {
+      return await this.resilience.execute(
+        what,
+        request,
+        giveUpAfterMs === undefined ? {} : { giveUpAfterMs },
+      );
+    } catch (error) {
+      if (error instanceof GaveUpError) {
+        throw new SchemaRegistryUnavailableError(
+          `schema registry ${this.options.url}: ${what} still failing after ${Math.round(error.elapsedMs)} ms (last: ${describeRegistryError(error.lastError)})`,
+        );
+      }
+      if (error instanceof ResilienceClosedError) {
+        throw new SchemaRegistryUnavailableError(
+          `schema registry ${this.options.url}: ${what} abandoned (stopping)`,
+        );
+      }
+      throw error;
+    }
+  }
+
   private codecOf(topic: string): AvroCodec<unknown> {
     if (topic === this.options.topics.items) return this.item;
     if (topic === this.options.topics.recommendations) return this.list;
@@ -124,8 +200,9 @@ export class RegistryCodecs {
   private async resolveId(codec: AvroCodec<unknown>, id: number): Promise<void> {
     let schema: unknown;
     try {
-      schema = await this.registry.getSchema(id);
+      schema = await this.call(`schema id ${id}`, () => this.registry.getSchema(id));
     } catch (error) {
+      if (error instanceof SchemaRegistryUnavailableError) throw error;
       if ((error as { status?: unknown }).status === 404) {
         this.unreadable.set(
           `${codec.schemaName}:${id}`,
@@ -137,7 +214,7 @@ export class RegistryCodecs {
         return;
       }
       throw new EddyError(
-        `schema registry ${this.options.url} failed for schema id ${id}: ${describeError(error)}`,
+        `schema registry ${this.options.url} failed for schema id ${id}: ${describeRegistryError(error)}`,
       );
     }
     const json = avroSchemaOf(schema);
@@ -178,13 +255,55 @@ export async function registerSchema(
   const confluent = { type: SchemaType.AVRO, schema: JSON.stringify(schema) } as const;
   try {
     return await registry.getRegistryIdBySchema(subject, confluent);
-  } catch {
+  } catch (error) {
+    // Unreachable: registering would fail the same way; say so (and let a caller retry it).
+    if (registryFailure(error) !== null) throw error;
     try {
       return (await registry.register(confluent, { subject })).id;
     } catch (error) {
-      throw new EddyError(`cannot register a schema under ${subject} at ${url}: ${describeError(error)}`);
+      if (registryFailure(error) !== null) throw error;
+      throw new EddyError(
+        `cannot register a schema under ${subject} at ${url}: ${describeRegistryError(error)}`,
+        { cause: error },
+      );
     }
   }
+}
+
+/**
+ * The library reports a refused or reset connection as `status 400` with the socket error in the
+ * message: told apart here, since that is an outage to wait out, not a request to fix.
+ */
+const CONNECTION_FAILURE =
+  /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE)\b|socket hang up/;
+
+/** Why a registry call failed transiently ('connection', 'server_error', …), or null when it did not. */
+function registryFailure(error: unknown): string | null {
+  const { status, message } = error as { status?: unknown; message?: unknown };
+  if (typeof message === 'string' && CONNECTION_FAILURE.test(message)) return 'connection';
+  if (typeof status === 'number') {
+    if (status >= 500) return 'server_error';
+    if (status === 408) return 'timeout';
+    if (status === 429) return 'rate_limited';
+  }
+  return null;
+}
+
+export function classifyRegistryError(error: unknown): FailureClass {
+  const reason = registryFailure(error);
+  return reason === null ? { transient: false, reason: 'client_error' } : { transient: true, reason };
+}
+
+/** "cannot connect (ECONNREFUSED 127.0.0.1:8081)" rather than the library's "status 400". */
+export function describeRegistryError(error: unknown): string {
+  const { status, message } = error as { status?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : String(error);
+  const socket = CONNECTION_FAILURE.exec(text);
+  if (socket !== null) {
+    const detail = /connect (\S+ \S+)/.exec(text)?.[1] ?? socket[0];
+    return `cannot connect (${detail})`;
+  }
+  return typeof status === 'number' ? `HTTP ${status}: ${text}` : describeError(error);
 }
 
 /** The library hands Avro schemas back as avsc types; their `schema()` is the JSON form. */

@@ -6,9 +6,11 @@
 
 import {
   duration,
+  durationOrNever,
   flag,
   formatDuration,
   integer,
+  neverIfZero,
   optional,
   type Setting,
   type SettingsOf,
@@ -42,15 +44,6 @@ function secret(raw: string): string | undefined {
 }
 
 /** A duration, or 0 / "never" for no limit (kept as 0: the help then reads "default: 0"). */
-function durationOrNever(raw: string): number | undefined {
-  const trimmed = raw.trim().toLowerCase();
-  return trimmed === '0' || trimmed === 'never' ? 0 : duration(raw);
-}
-
-function neverIfZero(ms: number): number {
-  return ms === 0 ? Number.POSITIVE_INFINITY : ms;
-}
-
 export const QDRANT_SETTINGS = {
   qdrantUrl: setting({
     flag: 'qdrant-url',

@@ -59,6 +59,13 @@ import type {
   VectorQuery,
   VectorStore,
 } from '../../ports/vector-store.js';
+import {
+  type CircuitState,
+  type FailureClass,
+  GaveUpError,
+  Resilience,
+  ResilienceClosedError,
+} from '../../util/resilience.js';
 import { isStorableId, PointIds } from './point-ids.js';
 import {
   QdrantCollectionMismatchError,
@@ -66,13 +73,6 @@ import {
   QdrantUnavailableError,
   QdrantWriteNotAppliedError,
 } from './qdrant-errors.js';
-import {
-  type CircuitState,
-  type FailureClass,
-  GaveUpError,
-  Resilience,
-  ResilienceClosedError,
-} from './resilience.js';
 
 /** The payload field holding the Eddy id of a point. */
 export const EDDY_ID_FIELD = 'eddy_id';

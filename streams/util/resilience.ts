@@ -16,7 +16,7 @@
  */
 
 import { performance } from 'node:perf_hooks';
-import { EddyError } from '../../errors.js';
+import { EddyError } from '../errors.js';
 
 export type CircuitState = 'closed' | 'open' | 'half_open';
 export const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
