@@ -246,8 +246,9 @@ export class KafkaEddy {
     const admin = this.kafka.admin();
     await admin.connect();
     let createdTopics: readonly string[];
+    let partitions: ReadonlyMap<string, number>;
     try {
-      ({ created: createdTopics } = await ensureTopics(
+      ({ created: createdTopics, partitions } = await ensureTopics(
         admin,
         eddyTopicSpecs(this.topics, this.options.partitions),
         {
@@ -259,6 +260,7 @@ export class KafkaEddy {
     } finally {
       await admin.disconnect();
     }
+    this.endpoints.partitions = partitions.get(this.topics.clicks) ?? this.options.partitions;
     await this.registry?.prepare();
     await this.sink.connect();
     const restoreStarted = performance.now();
@@ -364,16 +366,19 @@ export class KafkaEddy {
 }
 
 /**
- * Every topic Eddy uses, with the same partition count: the user changelog must be partitioned like
- * the clicks (restore per assigned partition), and one count keeps the rest simple to reason about.
+ * Every topic Eddy uses. Only the user changelog must be partitioned like the clicks (restore per
+ * assigned partition); existing topics keep whatever partition count they have, and `partitions`
+ * is what Eddy creates missing ones with. The catalog and the lists may be compacted (tables keyed
+ * by item and by user); the clicks and the dead letters are streams of events and may not.
  */
 export function eddyTopicSpecs(topics: TopicNames, partitions: number): TopicSpec[] {
+  const tableOrStream = ['delete', 'compact', 'compact,delete'] as const;
   return [
     { name: topics.clicks, partitions },
-    { name: topics.items, partitions },
-    { name: topics.recommendations, partitions },
+    { name: topics.items, partitions, acceptedPolicies: tableOrStream },
+    { name: topics.recommendations, partitions, acceptedPolicies: tableOrStream },
     { name: topics.deadLetters, partitions },
-    { name: topics.userChangelog, partitions, cleanupPolicy: 'compact' },
+    { name: topics.userChangelog, partitions, cleanupPolicy: 'compact', copartitionedWith: topics.clicks },
     { name: topics.itemChangelog, partitions, cleanupPolicy: 'compact' },
     { name: topics.rankingChangelog, partitions, cleanupPolicy: 'compact' },
   ];

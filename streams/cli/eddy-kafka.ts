@@ -7,9 +7,9 @@ import { startHttpServer } from '../observe/http-server.js';
 import type { Logger } from '../observe/logger.js';
 import { EddyMetrics } from '../observe/metrics.js';
 import type { RunSummary } from '../observe/run-stats.js';
-import { topicNames } from '../pipeline/topics.js';
 import { connectQdrant } from './connect-qdrant.js';
 import { type EddySettings, modelConfigFrom } from './eddy-settings.js';
+import { topicNamesFrom } from './kafka-settings.js';
 import { neverIfZero } from './settings.js';
 
 export interface KafkaModeHooks {
@@ -29,7 +29,7 @@ export async function runKafkaMode(
 ): Promise<number> {
   const brokers = parseBrokers(settings.kafkaBrokers ?? '');
   const metrics = new EddyMetrics();
-  const topics = topicNames(settings.topicPrefix);
+  const topics = topicNamesFrom(settings);
   const qdrant = await connectQdrant(settings, metrics, logger);
   if (qdrant === 'failed') return 2;
   let httpPort: number | null = null;
@@ -68,7 +68,7 @@ export async function runKafkaMode(
     instanceId: settings.instanceId,
     transactionalId: eddy.transactionalId,
     delivery: settings.transactional ? 'exactly-once' : 'at-least-once',
-    topics: `${settings.topicPrefix}.*`,
+    topics: `${topics.clicks}, ${topics.items} → ${topics.recommendations} (changelogs ${settings.topicPrefix}.*)`,
     vectorStore: qdrant ? `qdrant ${settings.qdrantUrl}` : 'in-process',
     wireFormat: settings.schemaRegistryUrl ? 'confluent' : 'single-object',
     metrics: `http://localhost:${http.port}/metrics`,

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { type TopicNames, topicNames, type UserTopics } from '../pipeline/topics.js';
 import {
   duration,
   durationOrNever,
@@ -34,6 +35,36 @@ function name(raw: string): string | undefined {
   return /^[A-Za-z0-9._-]{1,200}$/.test(raw) ? raw : undefined;
 }
 
+/** An existing topic to use instead of `<prefix>.<suffix>`. */
+function topicSetting(flagName: string, what: string, suffix: string): Setting<string | null> {
+  return {
+    flag: `${flagName}-topic`,
+    env: `EDDY_${flagName.toUpperCase().replace('-', '_')}_TOPIC`,
+    description: `${what} (none: <prefix>.${suffix})`,
+    expected: 'a Kafka topic name (letters, digits, . _ -) or none',
+    parse: optional(name),
+    show: showOptional,
+    default: null,
+  };
+}
+
+/** The topic names the settings select: `<prefix>.*`, except the topics named explicitly. */
+export function topicNamesFrom(settings: {
+  readonly topicPrefix: string;
+  readonly clicksTopic: string | null;
+  readonly itemsTopic: string | null;
+  readonly recommendationsTopic: string | null;
+  readonly deadLettersTopic: string | null;
+}): TopicNames {
+  const named: Partial<UserTopics> = {
+    ...(settings.clicksTopic ? { clicks: settings.clicksTopic } : {}),
+    ...(settings.itemsTopic ? { items: settings.itemsTopic } : {}),
+    ...(settings.recommendationsTopic ? { recommendations: settings.recommendationsTopic } : {}),
+    ...(settings.deadLettersTopic ? { deadLetters: settings.deadLettersTopic } : {}),
+  };
+  return topicNames(settings.topicPrefix, named);
+}
+
 /** Stable across restarts on one host, which is what the transactional id needs. */
 export const DEFAULT_INSTANCE_ID =
   hostname()
@@ -67,6 +98,22 @@ export const KAFKA_CONNECTION_SETTINGS = {
     parse: name,
     default: 'eddy',
   }),
+  clicksTopic: topicSetting('clicks', 'the click events Eddy consumes (keyed by user id)', 'clicks'),
+  itemsTopic: topicSetting(
+    'items',
+    'the catalog Eddy consumes (keyed by item id; may be compacted)',
+    'items',
+  ),
+  recommendationsTopic: topicSetting(
+    'recommendations',
+    'where Eddy writes the lists (keyed by user id; may be compacted)',
+    'recommendations',
+  ),
+  deadLettersTopic: topicSetting(
+    'dead-letters',
+    'where Eddy writes the records it cannot use',
+    'dead-letters',
+  ),
   replicationFactor: setting({
     flag: 'replication-factor',
     env: 'EDDY_REPLICATION_FACTOR',

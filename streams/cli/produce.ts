@@ -5,12 +5,11 @@ import { eddyTopicSpecs } from '../app/kafka.js';
 import { feed, feedProducer, registryEncoder, singleObjectEncoder } from '../app/kafka-feed.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../observe/logger.js';
-import { topicNames } from '../pipeline/topics.js';
 import { DatasetError, movieLensStream } from '../sources/movielens.js';
 import type { StreamEvent } from '../sources/stream-event.js';
 import { syntheticStream } from '../sources/synthetic.js';
 import { EDDY_SETTINGS } from './eddy-settings.js';
-import { KAFKA_CONNECTION_SETTINGS } from './kafka-settings.js';
+import { KAFKA_CONNECTION_SETTINGS, topicNamesFrom } from './kafka-settings.js';
 import { decimal, formatHelp, parseSettings, type Setting, type SettingsOf } from './settings.js';
 
 const USAGE = 'Usage: node dist/streams/cli/produce.js --kafka-brokers host:port [options]';
@@ -99,7 +98,7 @@ async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
 
-  const topics = topicNames(settings.topicPrefix);
+  const topics = topicNamesFrom(settings);
   const kafka = createKafka({
     brokers: parseBrokers(settings.kafkaBrokers),
     clientId: settings.kafkaClientId,

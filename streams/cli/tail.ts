@@ -15,10 +15,10 @@ import { codecs } from '../codec/avro.js';
 import { ConfigError } from '../errors.js';
 import type { ItemEvent, RecommendationList } from '../model/events.js';
 import { createLogger, type Logger } from '../observe/logger.js';
-import { type TopicNames, topicNames } from '../pipeline/topics.js';
+import type { TopicNames } from '../pipeline/topics.js';
 import type { SourceRecord } from '../ports/event-log.js';
 import { EDDY_SETTINGS } from './eddy-settings.js';
-import { KAFKA_CONNECTION_SETTINGS } from './kafka-settings.js';
+import { KAFKA_CONNECTION_SETTINGS, topicNamesFrom } from './kafka-settings.js';
 import {
   flag,
   formatHelp,
@@ -175,7 +175,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
   const logger = createLogger({ level: settings.logLevel, format: process.stderr.isTTY ? 'pretty' : 'json' });
-  const topics = topicNames(settings.topicPrefix);
+  const topics = topicNamesFrom(settings);
   const kafka = createKafka({
     brokers: parseBrokers(settings.kafkaBrokers),
     clientId: settings.kafkaClientId,

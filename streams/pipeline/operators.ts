@@ -75,12 +75,31 @@ export function decodeClickRecord(codecs: PipelineCodecs, record: SourceRecord, 
   return event;
 }
 
-/** A valid catalog change from an items-topic record; throws InvalidRecordError otherwise. */
+/**
+ * A valid catalog change from an items-topic record; throws InvalidRecordError otherwise. A
+ * tombstone (null value) keyed by an item id deletes that item: how a compacted catalog topic says
+ * an item is gone.
+ */
 export function decodeItemRecord(codecs: PipelineCodecs, record: SourceRecord, now: number): ItemEvent {
+  if (record.value === null && record.key !== null && record.key !== '')
+    return deletion(record.key, record.timestamp);
   const event = codecs.decodeItem(recordValue(record));
   const invalid = codecs.validateItem(event, now) ?? keyMismatch(record.key, event.itemId, 'itemId');
   if (invalid) throw invalid;
   return event;
+}
+
+function deletion(itemId: string, timestamp: number): ItemEvent {
+  return {
+    itemId,
+    op: 'delete',
+    title: '',
+    categories: [],
+    tags: [],
+    available: false,
+    contentVector: null,
+    updatedAt: timestamp,
+  };
 }
 
 function recordValue(record: SourceRecord): Uint8Array {

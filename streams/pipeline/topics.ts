@@ -10,12 +10,15 @@ export interface TopicNames {
   readonly rankingChangelog: string;
 }
 
-export function topicNames(prefix = 'eddy'): TopicNames {
+/** The topics a user may name (existing input and output topics); the changelogs are Eddy's own. */
+export type UserTopics = Pick<TopicNames, 'clicks' | 'items' | 'recommendations' | 'deadLetters'>;
+
+export function topicNames(prefix = 'eddy', named: Partial<UserTopics> = {}): TopicNames {
   return {
-    clicks: `${prefix}.clicks`,
-    items: `${prefix}.items`,
-    recommendations: `${prefix}.recommendations`,
-    deadLetters: `${prefix}.dead-letters`,
+    clicks: named.clicks ?? `${prefix}.clicks`,
+    items: named.items ?? `${prefix}.items`,
+    recommendations: named.recommendations ?? `${prefix}.recommendations`,
+    deadLetters: named.deadLetters ?? `${prefix}.dead-letters`,
     userChangelog: `${prefix}.user-state-changelog`,
     itemChangelog: `${prefix}.item-state-changelog`,
     rankingChangelog: `${prefix}.ranking-state-changelog`,

@@ -57,9 +57,21 @@ export interface SourceBatch {
 
 export interface TopicSpec {
   readonly name: string;
+  /** Partitions of the topic when Eddy creates it (and see `copartitionedWith`). */
   readonly partitions: number;
   /** `compact` keeps the latest record per key (changelogs); `delete` keeps by retention. */
   readonly cleanupPolicy?: 'delete' | 'compact';
+  /**
+   * Cleanup policies an existing topic may have (default: `cleanupPolicy` only): a catalog keyed
+   * by item id may be compacted, say, like a Kafka Streams global table's topic.
+   */
+  readonly acceptedPolicies?: readonly ('delete' | 'compact' | 'compact,delete')[];
+  /**
+   * Must have as many partitions as this topic (a changelog and its input: the state of input
+   * partition P lives in changelog partition P). Created with that topic's count; every other
+   * existing topic is used with whatever count it has.
+   */
+  readonly copartitionedWith?: string;
 }
 
 /** Consumer side: a group's view of some topics. */

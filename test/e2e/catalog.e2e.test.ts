@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEFAULT_MODEL_CONFIG } from '../../streams/model/model-config.js';
+import { topicNames } from '../../streams/pipeline/topics.js';
 import type { StreamEvent } from '../../streams/sources/stream-event.js';
 import { syntheticStream } from '../../streams/sources/synthetic.js';
 import { emittedLists, runPrefed, TEST_NOW, testOptions } from '../support/embedded-run.js';
@@ -54,4 +55,27 @@ test('an item withdrawn before the start is never served, though the source repl
   }
   // Counted once each, as the source reached them, though applied at start.
   assert.equal(eddy.stats.summary().items, events.filter((e) => e.kind === 'item').length);
+});
+
+test('a tombstone on the catalog topic (how a compacted catalog deletes) removes the item: never served, not dead-lettered', async () => {
+  const { events } = catalogThenClicks();
+  // New items nobody clicks (a click makes an item known again: a catalog is optional), with the
+  // content vectors of real ones so that vector retrieval would find them; every other one deleted.
+  const catalog = events.flatMap((e) => (e.kind === 'item' ? [e] : [])).slice(0, 40);
+  const extras: StreamEvent[] = catalog.map((e, i) => ({ ...e, event: { ...e.event, itemId: `new-${i}` } }));
+  const deleted = new Set(
+    extras.flatMap((e, i) => (e.kind === 'item' && i % 2 === 0 ? [e.event.itemId] : [])),
+  );
+  const eddy = await runPrefed(
+    [...extras, ...events],
+    testOptions({ batchSize: 3, partitions: 3 }),
+    [...deleted].map((itemId) => ({ topic: topicNames().items, key: itemId, value: null })),
+  );
+  for (const itemId of deleted) assert.equal(eddy.model.items.get(itemId), undefined, itemId);
+  assert.ok(eddy.model.items.get('new-1'), 'the items not deleted are in the catalog');
+  for (const list of await emittedLists(eddy)) {
+    for (const item of list.items)
+      assert.ok(!deleted.has(item.itemId), `${list.listId} serves ${item.itemId}`);
+  }
+  assert.equal(eddy.stats.summary().deadLetters, 0);
 });

@@ -251,17 +251,24 @@ describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
     );
   });
 
-  test('existing topics that do not match are reported, all at once, at start-up', {
+  test('topics Eddy cannot use are all reported before anything is created', {
     timeout: 60_000,
   }, async () => {
     const prefix = uniquePrefix('mismatch');
-    const wrongCount = `${prefix}.clicks`;
-    const wrongPolicy = `${prefix}.changelog`;
-    topics.push(wrongCount, wrongPolicy);
+    const clicks = `${prefix}.clicks`;
+    const changelog = `${prefix}.changelog`;
+    const compactedEvents = `${prefix}.dead-letters`;
+    const notYet = `${prefix}.recommendations`;
+    topics.push(clicks, changelog, compactedEvents, notYet);
     await admin.createTopics({
       topics: [
-        { topic: wrongCount, numPartitions: 2 },
-        { topic: wrongPolicy, numPartitions: 3 },
+        { topic: clicks, numPartitions: 2 },
+        { topic: changelog, numPartitions: 3 },
+        {
+          topic: compactedEvents,
+          numPartitions: 2,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
       ],
       waitForLeaders: true,
     });
@@ -269,20 +276,68 @@ describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
       ensureTopics(
         admin,
         [
-          { name: wrongCount, partitions: 3 },
-          { name: wrongPolicy, partitions: 3, cleanupPolicy: 'compact' },
+          { name: clicks, partitions: 4 },
+          { name: notYet, partitions: 4 },
+          { name: compactedEvents, partitions: 4 },
+          { name: changelog, partitions: 4, cleanupPolicy: 'compact', copartitionedWith: clicks },
         ],
         { replicationFactor: 1 },
       ),
       (error: unknown) => {
         assert.ok(error instanceof TopicMismatchError);
-        assert.match(error.message, new RegExp(`${wrongCount}: has 2 partitions, Eddy is configured for 3`));
         assert.match(
           error.message,
-          new RegExp(`${wrongPolicy}: has cleanup.policy=delete, Eddy needs compact`),
+          new RegExp(`${changelog}: has cleanup.policy=delete, Eddy needs compact`),
         );
+        assert.match(
+          error.message,
+          new RegExp(`${changelog}: has 3 partitions, ${clicks} has 2; they must match`),
+        );
+        assert.match(
+          error.message,
+          new RegExp(`${compactedEvents}: has cleanup.policy=compact, Eddy needs delete`),
+        );
+        assert.match(error.message, /nothing was created/);
         return true;
       },
     );
+    assert.ok(!(await admin.listTopics()).includes(notYet), 'a refused start creates no topic');
+  });
+
+  test('existing topics keep their partition count; a missing changelog follows its input; a compacted catalog is accepted', {
+    timeout: 60_000,
+  }, async () => {
+    const prefix = uniquePrefix('existing');
+    const clicks = `${prefix}.their-clicks`;
+    const catalog = `${prefix}.their-catalog`;
+    const changelog = `${prefix}.changelog`;
+    const output = `${prefix}.output`;
+    topics.push(clicks, catalog, changelog, output);
+    await admin.createTopics({
+      topics: [
+        { topic: clicks, numPartitions: 2 },
+        { topic: catalog, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+      ],
+      waitForLeaders: true,
+    });
+    const report = await ensureTopics(
+      admin,
+      [
+        { name: clicks, partitions: 4 },
+        { name: catalog, partitions: 4, acceptedPolicies: ['delete', 'compact', 'compact,delete'] },
+        { name: output, partitions: 4 },
+        { name: changelog, partitions: 4, cleanupPolicy: 'compact', copartitionedWith: clicks },
+      ],
+      { replicationFactor: 1 },
+    );
+    assert.deepEqual([...report.created].sort(), [changelog, output].sort());
+    assert.deepEqual(Object.fromEntries(report.partitions), {
+      [clicks]: 2,
+      [catalog]: 1,
+      [output]: 4,
+      [changelog]: 2,
+    });
+    const { topics: metadata } = await admin.fetchTopicMetadata({ topics: [changelog] });
+    assert.equal(metadata[0]?.partitions.length, 2, 'the changelog is created like its input');
   });
 });

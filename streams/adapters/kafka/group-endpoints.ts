@@ -61,7 +61,8 @@ export interface GroupEndpointsOptions {
 
 /** Partition → advertised endpoint of its owner, read from the group coordinator and cached briefly. */
 export class GroupEndpoints implements OwnershipResolver {
-  readonly partitions: number;
+  /** Partitions of the clicks topic: the configured count until start-up has read the real one. */
+  partitions: number;
   private admin: Admin | null = null;
   private owners = new Map<number, string>();
   private readAt = Number.NEGATIVE_INFINITY;
