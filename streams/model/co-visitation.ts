@@ -8,12 +8,70 @@ interface Edge {
   /** Co-visits weighted by closeness in the sequence: what users turn to next. */
   sequential: number;
   time: number;
+  /** Where scores for the edge's target item accumulate: reached without a lookup by id. */
+  readonly target: TargetScores;
 }
 
-/** Scores accumulated over seed items, one map per kind of co-visitation. */
-export interface NeighbourScores {
-  readonly window: Map<string, number>;
-  readonly sequential: Map<string, number>;
+/**
+ * One neighbour item's accumulators while a list is scored. Shared by every edge pointing at the
+ * item, so accumulating over a seed's neighbours is arithmetic on objects the edges already hold
+ * instead of several string-keyed map operations per edge (the hot path's largest cost).
+ * The values are valid for the accumulation whose `round` they carry.
+ */
+export class TargetScores {
+  /** Edges pointing here; the object is forgotten when the last one goes. */
+  edges = 0;
+  round = 0;
+  window = 0;
+  sequential = 0;
+  /** Whether a positive window (sequential) contribution arrived in this round. */
+  inWindow = false;
+  inSequential = false;
+  /** The sequential score after the first seed alone (the next-item signal), when `inNext`. */
+  next = 0;
+  inNext = false;
+
+  constructor(readonly itemId: string) {}
+}
+
+/**
+ * Scores accumulated over seed items, both kinds of co-visitation at once: each touched neighbour
+ * once in `touched` (in order of first contribution), its values on its TargetScores. An item
+ * counts for a kind only once a positive contribution of that kind arrived.
+ */
+export class NeighbourScores {
+  private static rounds = 0;
+  readonly touched: TargetScores[] = [];
+  private current = 0;
+
+  constructor() {
+    this.reset();
+  }
+
+  /** Starts a new accumulation (the TargetScores touched before are left to the next round's reset). */
+  reset(): void {
+    this.touched.length = 0;
+    this.current = ++NeighbourScores.rounds;
+  }
+
+  get round(): number {
+    return this.current;
+  }
+
+  /**
+   * The accumulated window (or sequential) scores by item id, for inspection and tests. Valid until
+   * another accumulation on the same CoVisitation starts: the accumulators are shared.
+   */
+  scores(kind: 'window' | 'sequential'): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const t of this.touched) {
+      if (t.round !== this.current) throw new Error('these scores were overwritten by a later accumulation');
+      if (kind === 'window' ? t.inWindow : t.inSequential) {
+        out.set(t.itemId, kind === 'window' ? t.window : t.sequential);
+      }
+    }
+    return out;
+  }
 }
 
 /**
@@ -25,6 +83,8 @@ export interface NeighbourScores {
  */
 export class CoVisitation {
   private readonly edges = new Map<string, Map<string, Edge>>();
+  /** Accumulators of every item some edge points at (bounded like the edges). */
+  private readonly targets = new Map<string, TargetScores>();
   private readonly halfLifeMs: number;
   private readonly maxNeighbours: number;
   private readonly window: number;
@@ -100,7 +160,7 @@ export class CoVisitation {
       if (time > edge.time) edge.time = time;
       return;
     }
-    neighbours.set(to, { weight: amount, sequential, time });
+    neighbours.set(to, { weight: amount, sequential, time, target: this.targetOf(to) });
     // Prune in bulk (to the cap) once 50% over it, so the sort is amortised over many inserts.
     if (neighbours.size > this.maxNeighbours * 1.5) this.prune(neighbours, time);
   }
@@ -109,11 +169,37 @@ export class CoVisitation {
     const ranked = [...neighbours.entries()]
       .map(([id, edge]) => [id, edge.weight * decayFactor(now - edge.time, this.halfLifeMs)] as const)
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    for (let i = this.maxNeighbours; i < ranked.length; i++) neighbours.delete(ranked[i]![0]);
+    for (let i = this.maxNeighbours; i < ranked.length; i++) this.dropEdge(neighbours, ranked[i]![0]);
+  }
+
+  private targetOf(itemId: string): TargetScores {
+    let target = this.targets.get(itemId);
+    if (target === undefined) {
+      target = new TargetScores(itemId);
+      this.targets.set(itemId, target);
+    }
+    target.edges++;
+    return target;
+  }
+
+  private dropEdge(neighbours: Map<string, Edge>, to: string): void {
+    const edge = neighbours.get(to);
+    if (edge === undefined) return;
+    neighbours.delete(to);
+    this.release(edge.target);
+  }
+
+  private release(target: TargetScores): void {
+    if (--target.edges === 0) this.targets.delete(target.itemId);
+  }
+
+  /** Accumulator objects alive (bounded by the edges; exposed for the memory tests). */
+  get targetCount(): number {
+    return this.targets.size;
   }
 
   /** The decayed window (or sequential) weight of a → b at `now` (0 when unknown). */
-  weight(from: string, to: string, now: number, kind: keyof NeighbourScores = 'window'): number {
+  weight(from: string, to: string, now: number, kind: 'window' | 'sequential' = 'window'): number {
     const edge = this.edges.get(from)?.get(to);
     if (!edge) return 0;
     return (
@@ -136,32 +222,33 @@ export class CoVisitation {
   ): void {
     const neighbours = this.edges.get(from);
     if (!neighbours) return;
-    // Each edge is decayed once, into reused scratch arrays, whether or not it is normalised.
-    const windowed = this.windowScratch;
-    const sequential = this.sequentialScratch;
-    windowed.length = 0;
-    sequential.length = 0;
-    let windowTotal = 0;
-    let sequentialTotal = 0;
-    for (const edge of neighbours.values()) {
-      const decay = decayFactor(now - edge.time, this.halfLifeMs);
-      const w = edge.weight * decay;
-      const s = edge.sequential * decay;
-      windowed.push(w);
-      sequential.push(s);
-      windowTotal += w;
-      sequentialTotal += s;
-    }
-    const windowScale =
-      seedWeight / (normalization > 0 && windowTotal > 0 ? windowTotal ** normalization : 1);
-    const sequentialScale =
-      seedWeight / (normalization > 0 && sequentialTotal > 0 ? sequentialTotal ** normalization : 1);
-    let i = 0;
-    for (const to of neighbours.keys()) {
-      const w = windowed[i]!;
-      const s = sequential[i++]!;
-      if (w > 0) scores.window.set(to, (scores.window.get(to) ?? 0) + windowScale * w);
-      if (s > 0) scores.sequential.set(to, (scores.sequential.get(to) ?? 0) + sequentialScale * s);
+    const round = scores.round;
+    const touched = scores.touched;
+    if (normalization > 0) {
+      // Each kind is divided by the seed's total of that kind: one pass for the totals first.
+      let windowTotal = 0;
+      let sequentialTotal = 0;
+      for (const edge of neighbours.values()) {
+        const decay = decayFactor(now - edge.time, this.halfLifeMs);
+        windowTotal += edge.weight * decay;
+        sequentialTotal += edge.sequential * decay;
+      }
+      const windowScale = seedWeight / (windowTotal > 0 ? windowTotal ** normalization : 1);
+      const sequentialScale = seedWeight / (sequentialTotal > 0 ? sequentialTotal ** normalization : 1);
+      for (const edge of neighbours.values()) {
+        addEdge(
+          edge,
+          decayFactor(now - edge.time, this.halfLifeMs),
+          windowScale,
+          sequentialScale,
+          round,
+          touched,
+        );
+      }
+    } else {
+      for (const edge of neighbours.values()) {
+        addEdge(edge, decayFactor(now - edge.time, this.halfLifeMs), seedWeight, seedWeight, round, touched);
+      }
     }
   }
 
@@ -175,13 +262,58 @@ export class CoVisitation {
     neighbours: Iterable<{ itemId: string; weight: number; sequential: number }>,
     time: number,
   ): void {
+    this.removeItem(from);
     const map = new Map<string, Edge>();
-    for (const n of neighbours) map.set(n.itemId, { weight: n.weight, sequential: n.sequential, time });
+    for (const n of neighbours) {
+      const previous = map.get(n.itemId);
+      if (previous !== undefined) this.release(previous.target);
+      map.set(n.itemId, {
+        weight: n.weight,
+        sequential: n.sequential,
+        time,
+        target: this.targetOf(n.itemId),
+      });
+    }
     if (map.size > 0) this.edges.set(from, map);
-    else this.edges.delete(from);
   }
 
+  /** Forgets an item's own neighbours (edges towards it from other items go as those are pruned). */
   removeItem(itemId: string): void {
+    const neighbours = this.edges.get(itemId);
+    if (neighbours === undefined) return;
     this.edges.delete(itemId);
+    for (const edge of neighbours.values()) this.release(edge.target);
+  }
+}
+
+/** Adds one decayed edge's contributions to its target's accumulators for `round`. */
+function addEdge(
+  edge: Edge,
+  decay: number,
+  windowScale: number,
+  sequentialScale: number,
+  round: number,
+  touched: TargetScores[],
+): void {
+  const w = edge.weight * decay;
+  const s = edge.sequential * decay;
+  if (!(w > 0) && !(s > 0)) return;
+  const t = edge.target;
+  if (t.round !== round) {
+    t.round = round;
+    t.window = 0;
+    t.sequential = 0;
+    t.inWindow = false;
+    t.inSequential = false;
+    t.inNext = false;
+    touched.push(t);
+  }
+  if (w > 0) {
+    t.window += windowScale * w;
+    t.inWindow = true;
+  }
+  if (s > 0) {
+    t.sequential += sequentialScale * s;
+    t.inSequential = true;
   }
 }

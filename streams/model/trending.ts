@@ -80,47 +80,52 @@ export class Trending {
   }
 }
 
-/** Top-`k` keys by value (desc, ties by key asc) with a size-k min-heap. */
+/** Top-`k` keys by value (desc, ties by key asc). */
 export function selectTop(scores: ReadonlyMap<string, number>, k: number): string[] {
-  const ids: string[] = [];
-  const values: number[] = [];
-  const worse = (i: number, j: number): boolean =>
-    values[i]! < values[j]! || (values[i] === values[j] && ids[i]! > ids[j]!);
-  const swap = (i: number, j: number): void => {
-    [ids[i], ids[j]] = [ids[j]!, ids[i]!];
-    [values[i], values[j]] = [values[j]!, values[i]!];
-  };
+  return selectTopOf([...scores.keys()], [...scores.values()], scores.size, k);
+}
+
+/**
+ * Top-`k` of the first `n` of `ids` by `values` (desc, ties by id asc) with a size-k min-heap:
+ * O(n log k), and the inputs are left as they are (callers reuse them as scratch).
+ */
+export function selectTopOf(
+  ids: readonly string[],
+  values: ArrayLike<number>,
+  n: number,
+  k: number,
+): string[] {
+  const heap: number[] = [];
+  const worse = (a: number, b: number): boolean =>
+    values[a]! < values[b]! || (values[a] === values[b] && ids[a]! > ids[b]!);
   const siftDown = (start: number): void => {
     let i = start;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < ids.length && worse(l, m)) m = l;
-      if (r < ids.length && worse(r, m)) m = r;
+      if (l < heap.length && worse(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && worse(heap[r]!, heap[m]!)) m = r;
       if (m === i) return;
-      swap(i, m);
+      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
       i = m;
     }
   };
-  for (const [id, value] of scores) {
-    if (ids.length < k) {
-      ids.push(id);
-      values.push(value);
-      let i = ids.length - 1;
+  for (let e = 0; e < n; e++) {
+    if (heap.length < k) {
+      heap.push(e);
+      let i = heap.length - 1;
       while (i > 0) {
         const parent = (i - 1) >> 1;
-        if (!worse(i, parent)) break;
-        swap(i, parent);
+        if (!worse(heap[i]!, heap[parent]!)) break;
+        [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
         i = parent;
       }
-    } else if (k > 0 && (value > values[0]! || (value === values[0] && id < ids[0]!))) {
-      ids[0] = id;
-      values[0] = value;
+    } else if (k > 0 && worse(heap[0]!, e)) {
+      heap[0] = e;
       siftDown(0);
     }
   }
-  const order = ids.map((id, i) => [id, values[i]!] as const);
-  order.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  return order.map(([id]) => id);
+  heap.sort((a, b) => values[b]! - values[a]! || (ids[a]! < ids[b]! ? -1 : 1));
+  return heap.map((e) => ids[e]!);
 }

@@ -1,10 +1,10 @@
-import type { NeighbourScores } from '../model/co-visitation.js';
+import { NeighbourScores } from '../model/co-visitation.js';
 import type { EddyModel } from '../model/eddy-model.js';
 import type { CandidateSource, RecommendedItem } from '../model/events.js';
 import type { ItemProfile } from '../model/item-model.js';
 import { engagementStrength } from '../model/model-config.js';
 import { FEATURE_COUNT, RANKING_FEATURES, type RankingFeature } from '../model/ranking-learner.js';
-import { selectTop } from '../model/trending.js';
+import { selectTopOf } from '../model/trending.js';
 import { categoryScore, type UserPreferences } from '../model/user-preferences.js';
 import { dot, isZero, normalizeInto } from '../model/vector-math.js';
 import type { ScoredPoint, VectorQuery, VectorStore } from '../ports/vector-store.js';
@@ -39,6 +39,10 @@ export class Recommender {
   private readonly userLongTerm: Float32Array;
   private readonly userShortTerm: Float32Array;
   private readonly itemScratch: Float32Array;
+  /** Reused per list: the co-visitation accumulation and the scratch its selection reads. */
+  private readonly neighbourScores = new NeighbourScores();
+  private readonly neighbourIds: string[] = [];
+  private neighbourValues = new Float64Array(1024);
 
   constructor(
     private readonly model: EddyModel,
@@ -175,9 +179,9 @@ export class Recommender {
     const { coVisitation, sequence, nextItem } = ranking.weights;
     if (coVisitation !== 0 || sequence !== 0 || nextItem !== 0) {
       const scores = this.coVisitationScores(user);
-      if (coVisitation !== 0) this.admitNeighbours(scores.window, 'coVisitation', candidates, admit);
-      if (sequence !== 0) this.admitNeighbours(scores.sequential, 'sequence', candidates, admit);
-      if (nextItem !== 0) this.admitNeighbours(scores.next, 'nextItem', candidates, admit);
+      if (coVisitation !== 0) this.admitNeighbours(scores, 'window', 'coVisitation', candidates, admit);
+      if (sequence !== 0) this.admitNeighbours(scores, 'sequential', 'sequence', candidates, admit);
+      if (nextItem !== 0) this.admitNeighbours(scores, 'next', 'nextItem', candidates, admit);
     }
 
     let trendingAdded = 0;
@@ -190,31 +194,55 @@ export class Recommender {
 
   /** Admits the best-scored neighbours and sets every candidate's `feature` to its score ÷ the best score. */
   private admitNeighbours(
-    scores: ReadonlyMap<string, number>,
+    scores: NeighbourScores,
+    kind: 'window' | 'sequential' | 'next',
     feature: 'coVisitation' | 'sequence' | 'nextItem',
     candidates: ReadonlyMap<string, Candidate>,
     admit: (itemId: string, source: CandidateSource) => Candidate | undefined,
   ): void {
+    const ids = this.neighbourIds;
+    let values = this.neighbourValues;
+    if (values.length < scores.touched.length) {
+      values = new Float64Array(scores.touched.length * 2);
+      this.neighbourValues = values;
+    }
+    let n = 0;
     let max = 0;
-    for (const v of scores.values()) if (v > max) max = v;
-    for (const itemId of selectTop(scores, this.model.config.retrieval.coVisitationCandidates)) {
+    for (const t of scores.touched) {
+      let value: number;
+      if (kind === 'window') {
+        if (!t.inWindow) continue;
+        value = t.window;
+      } else if (kind === 'sequential') {
+        if (!t.inSequential) continue;
+        value = t.sequential;
+      } else {
+        if (!t.inNext) continue;
+        value = t.next;
+      }
+      ids[n] = t.itemId;
+      values[n++] = value;
+      if (value > max) max = value;
+    }
+    for (const itemId of selectTopOf(ids, values, n, this.model.config.retrieval.coVisitationCandidates)) {
       admit(itemId, 'co_visitation');
     }
     if (max <= 0) return;
-    for (const [itemId, value] of scores) {
-      const c = candidates.get(itemId);
-      if (c) c.features[feature] = value / max;
+    for (let i = 0; i < n; i++) {
+      const c = candidates.get(ids[i]!);
+      if (c) c.features[feature] = values[i]! / max;
     }
   }
 
   /**
    * Co-visitation neighbours of the user's most recent engaged items, nearer items weighing more;
-   * `next` holds the most recent item's sequential neighbours alone (its first contribution, copied:
-   * the next-item signal is divided by its own best score, so the seed's scale does not matter).
+   * the next-item signal is the most recent item's sequential neighbours alone (its first
+   * contribution, kept aside: that signal is divided by its own best score, so the seed's scale
+   * does not matter).
    */
-  private coVisitationScores(user: UserPreferences): NeighbourScores & { next: Map<string, number> } {
-    const scores: NeighbourScores = { window: new Map(), sequential: new Map() };
-    let next = new Map<string, number>();
+  private coVisitationScores(user: UserPreferences): NeighbourScores {
+    const scores = this.neighbourScores;
+    scores.reset();
     const { coVisitationSeeds, seedDecay, seedNormalization } = this.model.config.retrieval;
     const now = this.model.streamTime;
     let seeds = 0;
@@ -233,10 +261,14 @@ export class Recommender {
         seedNormalization,
       );
       if (seeds++ === 0 && this.model.config.ranking.weights.nextItem !== 0) {
-        next = new Map(scores.sequential);
+        for (const t of scores.touched) {
+          if (!t.inSequential) continue;
+          t.next = t.sequential;
+          t.inNext = true;
+        }
       }
     }
-    return { ...scores, next };
+    return scores;
   }
 
   private score(user: UserPreferences, candidates: Map<string, Candidate>): void {

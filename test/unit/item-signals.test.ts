@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CoVisitation, type NeighbourScores } from '../../streams/model/co-visitation.js';
+import { CoVisitation, NeighbourScores } from '../../streams/model/co-visitation.js';
 import { ItemModel } from '../../streams/model/item-model.js';
 import { DEFAULT_MODEL_CONFIG } from '../../streams/model/model-config.js';
 import { selectTop, Trending } from '../../streams/model/trending.js';
@@ -10,7 +10,7 @@ import { diversify } from '../../streams/recommend/diversify.js';
 const DAY = 86_400_000;
 
 function neighbourScores(): NeighbourScores {
-  return { window: new Map(), sequential: new Map() };
+  return new NeighbourScores();
 }
 
 test('co-visitation: follows are counted, decay with time, neighbours stay bounded', () => {
@@ -41,8 +41,8 @@ test('co-visitation: follows are counted, decay with time, neighbours stay bound
   assert.ok((co.neighboursOf('hub')?.size ?? 0) <= 6, 'pruned to the cap once 50% over it');
   const scores = neighbourScores();
   co.accumulateNeighbours('hub', 1, 0, scores);
-  assert.ok(scores.window.has('n99'), 'the strongest neighbour survives pruning');
-  assert.equal(scores.sequential.get('n99'), 100);
+  assert.ok(scores.scores('window').has('n99'), 'the strongest neighbour survives pruning');
+  assert.equal(scores.scores('sequential').get('n99'), 100);
 });
 
 test('co-visitation: seed normalisation turns a busy seed into a distribution', () => {
@@ -63,19 +63,19 @@ test('co-visitation: seed normalisation turns a busy seed into a distribution', 
   const raw = neighbourScores();
   co.accumulateNeighbours('busy', 1, 0, raw);
   co.accumulateNeighbours('quiet', 1, 0, raw);
-  assert.equal(raw.window.get('b1'), 10);
-  assert.equal(raw.window.get('q1'), 1);
+  assert.equal(raw.scores('window').get('b1'), 10);
+  assert.equal(raw.scores('window').get('q1'), 1);
   const normalised = neighbourScores();
   co.accumulateNeighbours('busy', 1, 0, normalised, 1);
   co.accumulateNeighbours('quiet', 1, 0, normalised, 1);
   // Each seed now contributes P(next | seed): 0.5 per neighbour, whatever its volume.
-  assert.equal(normalised.window.get('b1'), 0.5);
-  assert.equal(normalised.window.get('q1'), 0.5);
+  assert.equal(normalised.scores('window').get('b1'), 0.5);
+  assert.equal(normalised.scores('window').get('q1'), 0.5);
   const half = neighbourScores();
   co.accumulateNeighbours('busy', 1, 0, half, 0.5);
-  assert.ok(Math.abs((half.window.get('b1') ?? 0) - 10 / Math.sqrt(20)) < 1e-12);
+  assert.ok(Math.abs((half.scores('window').get('b1') ?? 0) - 10 / Math.sqrt(20)) < 1e-12);
   // sequenceDecay 1 with window 1: the sequential weights equal the window weights.
-  assert.deepEqual([...half.sequential], [...half.window]);
+  assert.deepEqual([...half.scores('sequential')], [...half.scores('window')]);
 });
 
 test('co-visitation: a pair counts less the longer apart its two interactions were', () => {
@@ -190,4 +190,49 @@ test('MMR diversification trades relevance for novelty and is deterministic', ()
   assert.deepEqual(ids(0.5), ['a', 'b']);
   assert.deepEqual(ids(0.5), ids(0.5));
   assert.deepEqual(diversify([], { size: 3, lambda: 0.5, poolSize: 10, dimension: 2 }, vectorOf), []);
+});
+
+test('co-visitation: a neighbour’s score accumulator lives exactly as long as an edge points at it', () => {
+  const co = new CoVisitation({
+    halfLifeMs: DAY,
+    window: 1,
+    maxNeighbours: 2,
+    reverseWeight: 0,
+    proximityDecay: 1,
+    sequenceDecay: 1,
+    pairHalfLifeMs: 0,
+  });
+  const referenced = (): number => {
+    const targets = new Set<string>();
+    for (const from of ['a', 'b', 'c']) for (const to of co.neighboursOf(from)?.keys() ?? []) targets.add(to);
+    return targets.size;
+  };
+  for (let i = 0; i < 40; i++) co.record(`x${i}`, ['a'], 1 + i, 0);
+  co.record('x39', ['b'], 1, 0);
+  assert.ok((co.neighboursOf('a')?.size ?? 0) <= 3, 'pruned');
+  assert.equal(co.targetCount, referenced(), 'pruned edges took their accumulators along');
+  co.removeItem('a');
+  assert.equal(co.targetCount, 1, 'only b → x39 is left');
+  co.restoreNeighbours(
+    'c',
+    [
+      { itemId: 'x39', weight: 1, sequential: 1 },
+      { itemId: 'y', weight: 2, sequential: 0 },
+    ],
+    0,
+  );
+  assert.equal(co.targetCount, 2);
+  co.restoreNeighbours('c', [], 0);
+  assert.equal(co.targetCount, 1);
+
+  // Two seeds pointing at the same neighbour add into one accumulator; a later accumulation starts afresh.
+  co.record('x39', ['c'], 3, 0);
+  const scores = neighbourScores();
+  co.accumulateNeighbours('b', 1, 0, scores);
+  co.accumulateNeighbours('c', 0.5, 0, scores);
+  assert.deepEqual([...scores.scores('window')], [['x39', 1 + 0.5 * 3]]);
+  const next = neighbourScores();
+  co.accumulateNeighbours('c', 1, 0, next);
+  assert.deepEqual([...next.scores('window')], [['x39', 3]]);
+  assert.throws(() => scores.scores('window'), /overwritten/);
 });
