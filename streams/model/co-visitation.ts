@@ -92,8 +92,6 @@ export class CoVisitation {
   private readonly proximityDecay: number;
   private readonly sequenceDecay: number;
   private readonly pairHalfLifeMs: number;
-  private readonly windowScratch: number[] = [];
-  private readonly sequentialScratch: number[] = [];
 
   constructor(config: ModelConfig['coVisitation']) {
     this.halfLifeMs = config.halfLifeMs;
