@@ -4,6 +4,7 @@
  */
 
 import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ClickEvent, ItemEvent } from '../../streams/model/events.js';
 import { DatasetError, loadClickCsv, loadMovieLens } from '../../streams/sources/movielens.js';
 import type { StreamEvent } from '../../streams/sources/stream-event.js';
@@ -83,7 +84,11 @@ export function movieLensDataset(options: MovieLensDatasetOptions): PreparedData
 }
 
 export interface CsvDatasetOptions {
-  readonly path: string;
+  /** One file, or several read as one log. */
+  readonly path: string | readonly string[];
+  /** Names the tuned-config file and output folder (default `csv`). */
+  readonly label?: string;
+  readonly thenBy?: readonly string[];
   readonly userColumn: string;
   readonly itemColumn: string;
   readonly timeColumn: string;
@@ -95,9 +100,11 @@ export interface CsvDatasetOptions {
 
 /** A click log without a catalogue file: the catalogue is every item that occurs in it. */
 export function csvDataset(options: CsvDatasetOptions): PreparedDataset {
-  if (!exists(options.path)) throw new DatasetError(`click log not found: ${options.path}`);
+  const paths = typeof options.path === 'string' ? [options.path] : options.path;
+  for (const path of paths) if (!exists(path)) throw new DatasetError(`click log not found: ${path}`);
   let clicks = loadClickCsv({
-    path: options.path,
+    path: paths,
+    ...(options.thenBy === undefined ? {} : { thenBy: options.thenBy }),
     userColumn: options.userColumn,
     itemColumn: options.itemColumn,
     timeColumn: options.timeColumn,
@@ -111,11 +118,44 @@ export function csvDataset(options: CsvDatasetOptions): PreparedDataset {
     if (!items.has(c.itemId)) items.set(c.itemId, catalogueEntry(c.itemId, c.eventTime));
   }
   return prepare(
-    'csv',
-    `click log ${options.path}`,
+    options.label ?? 'csv',
+    `click log ${paths.join(' + ')}`,
     [...items.values()],
     clicks.map((event) => ({ kind: 'click', event })),
   );
+}
+
+/** The files of the shared YOOCHOOSE sample (RecSys Challenge 2015), read in place, never copied. */
+export const YOOCHOOSE_FILES = [
+  'yoochoose-clicks-100k_train_full.txt',
+  'yoochoose-clicks-100k_test.txt',
+] as const;
+
+/**
+ * The YOOCHOOSE session log (both files as one log, as its README says): sessions as users, ordered
+ * by time, then session id, then file order. Skipped (DatasetMissing) when the folder is absent.
+ */
+export function yoochooseDataset(options: {
+  readonly path: string;
+  readonly events?: number;
+}): PreparedDataset {
+  const paths = YOOCHOOSE_FILES.map((file) => join(options.path, file));
+  if (!paths.every(exists)) {
+    throw new DatasetMissing(
+      `the YOOCHOOSE sample is not at ${options.path} (expected ${YOOCHOOSE_FILES.join(' and ')}); its licence forbids copying it, point --path at your copy`,
+    );
+  }
+  return csvDataset({
+    path: paths,
+    label: 'yoochoose',
+    userColumn: 'SessionId',
+    itemColumn: 'ItemId',
+    timeColumn: 'Time',
+    timeUnit: 's',
+    delimiter: '\t',
+    thenBy: ['SessionId'],
+    ...(options.events === undefined ? {} : { events: options.events }),
+  });
 }
 
 function catalogueEntry(itemId: string, time: number): ItemEvent {

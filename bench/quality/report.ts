@@ -52,6 +52,7 @@ export interface ResultsDocument {
       readonly eventsPerSecond: number;
       readonly servedSeen: number;
       readonly shortLists: number;
+      readonly skippedRepeats: number;
       readonly deadLetters?: number;
       readonly splits: MethodRun['splits'];
     }
@@ -76,6 +77,7 @@ export function resultsDocument(
       eventsPerSecond: o.run.eventsPerSecond,
       servedSeen: o.run.servedSeen,
       shortLists: o.run.shortLists,
+      skippedRepeats: o.run.skippedRepeats,
       ...(o.deadLetters === undefined ? {} : { deadLetters: o.deadLetters }),
       splits: o.run.splits,
     };
@@ -95,11 +97,13 @@ export function resultsDocument(
       evaluationEvents: dataset.clicks - validation,
     },
     protocol: {
-      order: 'event time; equal timestamps keep file order (stable sort)',
+      order:
+        'event time; equal timestamps by the --then-by columns (numerically when both values are numbers), then file order (files in the order given)',
       listSize: LIST_SIZE,
       cutoff: CUTOFF,
       ranking: 'full catalogue, no sampled negatives; each method excludes items the user interacted with',
-      events: 'every click counts, negative types (dislike, skip) included',
+      events:
+        'every click is learned from, negative types (dislike, skip) included; a click on an item the user interacted with before is not scored (it can never be a hit: seen items are excluded)',
       coldUsers: `fewer than ${harness.coldThreshold} prior events`,
       validation: `first ${harness.validationFraction * 100}% of the clicks (tuning); evaluation: the rest`,
       coverage: 'distinct items in the served top-10 lists of the split / catalogueSize',
@@ -231,7 +235,8 @@ export function fullReport(
   const validation = validationEvents(dataset.clicks, harness.validationFraction);
   const out = [
     `${dataset.description}: ${formatCount(dataset.clicks)} clicks, ${formatCount(dataset.users)} users, ` +
-      `${formatCount(dataset.catalogueSize)} items; ${formatCount(dataset.repeatClicks)} repeat clicks`,
+      `${formatCount(dataset.catalogueSize)} items; ${formatCount(dataset.repeatClicks)} repeat clicks ` +
+      '(a click on an item the user interacted with before: learned from, not scored)',
     `validation = clicks 1–${formatCount(validation)}, evaluation = clicks ${formatCount(validation + 1)}–${formatCount(dataset.clicks)}`,
     '',
   ];

@@ -25,6 +25,7 @@ import {
   movieLensDataset,
   SYNTHETIC_BENCH_EVENTS,
   syntheticDataset,
+  yoochooseDataset,
 } from './datasets.js';
 import { EddyMethod } from './eddy-method.js';
 import { FUSION_DEPTH, FusedMethod, fusionName, parseFusionSpec, RANK_OFFSET } from './fusion.js';
@@ -73,9 +74,12 @@ sequence, next-item, popularity and diversity, and eddy-no-learning (the configu
 weights kept fixed).
 
 Data:
-  --dataset <name>     synthetic (default), movielens or csv
+  --dataset <name>     synthetic (default), movielens, yoochoose or csv
   --path <dir|file>    movielens: the unpacked directory (default ../shared/datasets/ml-100k from
-                       the repository root; skipped with a message when absent); csv: the file
+                       the repository root; skipped with a message when absent); yoochoose: the
+                       folder of the RecSys 2015 sample (default ../shared/datasets/yoochoose-100k;
+                       both files read as one log, sessions as users); csv: the file, or several
+                       comma-separated files read as one log
   --events <n>         only the first n clicks (synthetic: clicks generated, default ${formatCount(SYNTHETIC_BENCH_EVENTS)})
   --min-rating <r>     movielens: keep only ratings >= r (e.g. 4: positives only; reported as
                        dataset movielens-r<r>, with its own tuned file)
@@ -85,12 +89,16 @@ Data:
   --time-unit <s|ms>   csv: unit of the time column (default s)
   --delimiter <c>      csv: field delimiter (default ,)
   --type-col <name>    csv: optional column with the event type (view, click, like, dislike, …)
+  --then-by <cols>     csv: comma-separated columns ordering clicks with equal times (numerically
+                       when both values are numbers), before file order; e.g. SessionId,Offset
 
 Methods and configuration:
   --methods <list>     comma-separated subset of ${METHOD_NAMES.join(',')} (default: all)
   --ablation           also run eddy with each signal switched off (default; --no-ablation to skip)
   --tuned <file>       tuned configurations to evaluate with (default: bench/quality/tuned-<dataset>.json
-                       when it exists, else each method's defaults)
+                       when it exists). A baseline it does not name is first tuned on the validation
+                       prefix of this same run (its built-in grid), so any log gets tuned baselines
+                       from one command; eddy runs its shipped defaults unless the file names it
   --defaults           ignore tuned files: every method on its defaults
   --tune               instead of evaluating, search each method's grid on the validation prefix and
                        write the best configuration per method to <out>/tuned.json
@@ -111,7 +119,7 @@ Output:
 Progress goes to stderr, tables to stdout.`;
 
 interface Settings {
-  readonly dataset: 'synthetic' | 'movielens' | 'csv';
+  readonly dataset: 'synthetic' | 'movielens' | 'yoochoose' | 'csv';
   readonly path: string | null;
   readonly events: number | undefined;
   readonly minRating: number | undefined;
@@ -122,6 +130,7 @@ interface Settings {
     readonly timeUnit: 's' | 'ms';
     readonly delimiter: string | undefined;
     readonly typeColumn: string | undefined;
+    readonly thenBy: readonly string[] | undefined;
   };
   readonly methods: readonly MethodName[];
   readonly fusions: readonly (readonly { readonly name: MethodName; readonly weight: number }[])[];
@@ -150,6 +159,7 @@ function parseOptions(argv: readonly string[]) {
       'time-unit': { type: 'string' },
       delimiter: { type: 'string' },
       'type-col': { type: 'string' },
+      'then-by': { type: 'string' },
       methods: { type: 'string' },
       fuse: { type: 'string' },
       ablation: { type: 'boolean' },
@@ -168,14 +178,24 @@ function parseSettings(argv: readonly string[]): Settings | null {
   const { values } = parseFlags(() => parseOptions(argv));
   if (values.help === true) return null;
   const dataset = values.dataset ?? 'synthetic';
-  if (dataset !== 'synthetic' && dataset !== 'movielens' && dataset !== 'csv') {
-    throw new UsageError(`--dataset must be synthetic, movielens or csv, got ${JSON.stringify(dataset)}`);
+  if (dataset !== 'synthetic' && dataset !== 'movielens' && dataset !== 'yoochoose' && dataset !== 'csv') {
+    throw new UsageError(
+      `--dataset must be synthetic, movielens, yoochoose or csv, got ${JSON.stringify(dataset)}`,
+    );
   }
   if (dataset === 'synthetic' && values.path !== undefined)
     throw new UsageError('--path does not apply to synthetic');
   if (dataset === 'csv' && values.path === undefined)
     throw new UsageError('--dataset csv needs --path <file>');
-  const csvFlags = ['user-col', 'item-col', 'time-col', 'time-unit', 'delimiter', 'type-col'] as const;
+  const csvFlags = [
+    'user-col',
+    'item-col',
+    'time-col',
+    'time-unit',
+    'delimiter',
+    'type-col',
+    'then-by',
+  ] as const;
   if (dataset !== 'csv') {
     for (const flag of csvFlags) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} applies to --dataset csv only`);
@@ -226,10 +246,15 @@ function parseSettings(argv: readonly string[]): Settings | null {
     dataset,
     path:
       values.path !== undefined
-        ? resolve(values.path)
+        ? values.path
+            .split(',')
+            .map((p) => resolve(p.trim()))
+            .join(',')
         : dataset === 'movielens'
           ? resolve(repositoryRoot(), '../shared/datasets/ml-100k')
-          : null,
+          : dataset === 'yoochoose'
+            ? resolve(repositoryRoot(), '../shared/datasets/yoochoose-100k')
+            : null,
     events: integerFlag('events', values.events, undefined),
     minRating,
     csv: {
@@ -239,6 +264,13 @@ function parseSettings(argv: readonly string[]): Settings | null {
       timeUnit,
       delimiter: values.delimiter,
       typeColumn: values['type-col'],
+      thenBy:
+        values['then-by'] === undefined
+          ? undefined
+          : values['then-by']
+              .split(',')
+              .map((c) => c.trim())
+              .filter((c) => c !== ''),
     },
     methods: METHOD_NAMES.filter((m) => methods.includes(m)),
     fusions,
@@ -261,9 +293,15 @@ function loadDataset(settings: Settings): PreparedDataset {
         ...(settings.events === undefined ? {} : { events: settings.events }),
         ...(settings.minRating === undefined ? {} : { minRating: settings.minRating }),
       });
+    case 'yoochoose':
+      return yoochooseDataset({
+        path: settings.path!,
+        ...(settings.events === undefined ? {} : { events: settings.events }),
+      });
     case 'csv':
       return csvDataset({
-        path: settings.path!,
+        path: settings.path!.split(','),
+        ...(settings.csv.thenBy === undefined ? {} : { thenBy: settings.csv.thenBy }),
         userColumn: settings.csv.userColumn,
         itemColumn: settings.csv.itemColumn,
         timeColumn: settings.csv.timeColumn,
@@ -307,6 +345,27 @@ async function evaluate(
   if (typeof settings.tuned === 'string' && !existsSync(settings.tuned)) {
     throw new UsageError(`--tuned ${settings.tuned}: no such file`);
   }
+  // Honest baselines on any log: a baseline without a tuned configuration is tuned here, on the
+  // validation prefix of this very run, before the evaluation. Eddy keeps its shipped defaults
+  // (one default for every stream) unless a tuned file names it.
+  const tunedHere = new Set<MethodName>();
+  if (settings.tuned !== false) {
+    const wanted = new Set<MethodName>([...settings.methods, ...settings.fusions.flat().map((m) => m.name)]);
+    for (const family of wanted) {
+      if (family === 'eddy' || tuned[family] !== undefined) continue;
+      const grid = DEFAULT_GRIDS[family];
+      progress(
+        `[tune ${family}] no tuned configuration for ${dataset.label}: tuning on the validation prefix first`,
+      );
+      const result = await tuneMethod(family, grid, dataset, harness, (trial, index, best) =>
+        progress(
+          `[tune ${family}] #${index} ${JSON.stringify(trial.overrides)}: NDCG@10 ${formatFixed(trial['ndcg@10'], 4)}; best ${formatFixed(best['ndcg@10'], 4)}`,
+        ),
+      );
+      tuned[family] = result.best.overrides;
+      tunedHere.add(family);
+    }
+  }
   const plan: {
     family: string;
     name: string;
@@ -315,7 +374,11 @@ async function evaluate(
     create: () => StreamingMethod;
   }[] = [];
   const sourceOf = (family: MethodName): string =>
-    tuned[family] !== undefined ? `tuned (${tunedPath})` : 'defaults';
+    tunedHere.has(family)
+      ? 'tuned on the validation prefix of this run'
+      : tuned[family] !== undefined
+        ? `tuned (${tunedPath})`
+        : 'defaults';
   for (const family of settings.methods) {
     const overrides = tuned[family] ?? {};
     const source = sourceOf(family);

@@ -99,7 +99,8 @@ export function movieLensStream(options: MovieLensOptions): Generator<StreamEven
 }
 
 export interface ClickCsvOptions {
-  path: string;
+  /** One file, or several read as one log (each with its own header row, in the order given). */
+  path: string | readonly string[];
   userColumn: string;
   itemColumn: string;
   timeColumn: string;
@@ -109,16 +110,55 @@ export interface ClickCsvOptions {
   delimiter?: string;
   /** A column holding one of EVENT_TYPES; without it every row is a `click`. */
   typeColumn?: string;
+  /**
+   * Columns that order rows with equal times, in turn (compared as numbers when both values are
+   * numbers, else as strings), before file order: e.g. a session id, then an in-session offset.
+   */
+  thenBy?: readonly string[];
 }
 
 /**
  * Reads a generic click log: UTF-8 CSV with a header row, fields optionally quoted (`""` escapes a
  * quote, quoted fields may span lines). Ids are taken verbatim; `eventId` is `csv-<line>` (1-based,
- * the header is line 1), `sessionId` null, `context` empty. Sorted by time with a stable sort, so
- * rows with equal times keep their file order.
+ * the header is line 1; `csv-<file>-<line>` with several files), `sessionId` null, `context` empty.
+ * Sorted by time, equal times by the `thenBy` columns, then by file order (files in the order
+ * given, rows in file order: the sort is stable).
  */
 export function loadClickCsv(options: ClickCsvOptions): ClickEvent[] {
-  const { path, timeUnit } = options;
+  const paths = typeof options.path === 'string' ? [options.path] : [...options.path];
+  if (paths.length === 0) throw new DatasetError('loadClickCsv: no file given');
+  const rows: { click: ClickEvent; ties: readonly string[] }[] = [];
+  paths.forEach((path, file) => {
+    readClickCsv(path, paths.length > 1 ? `csv-${file + 1}-` : 'csv-', options, (click, ties) =>
+      rows.push({ click, ties }),
+    );
+  });
+  rows.sort((a, b) => a.click.eventTime - b.click.eventTime || compareTies(a.ties, b.ties));
+  return rows.map((row) => row.click);
+}
+
+function compareTies(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y) continue;
+    const nx = Number(x);
+    const ny = Number(y);
+    if (x.trim() !== '' && y.trim() !== '' && Number.isFinite(nx) && Number.isFinite(ny) && nx !== ny) {
+      return nx - ny;
+    }
+    return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+function readClickCsv(
+  path: string,
+  idPrefix: string,
+  options: ClickCsvOptions,
+  emit: (click: ClickEvent, ties: readonly string[]) => void,
+): void {
+  const { timeUnit } = options;
   const delimiter = options.delimiter ?? ',';
   if (delimiter.length === 0 || /["\r\n]/.test(delimiter)) {
     throw new RangeError(
@@ -126,8 +166,14 @@ export function loadClickCsv(options: ClickCsvOptions): ClickEvent[] {
     );
   }
   if (!isFile(path)) throw new DatasetError(`click log not found: ${path} does not exist or is not a file`);
-  const clicks: ClickEvent[] = [];
-  let columns: { user: number; item: number; time: number; type: number; count: number } | null = null;
+  let columns: {
+    user: number;
+    item: number;
+    time: number;
+    type: number;
+    ties: number[];
+    count: number;
+  } | null = null;
   forEachCsvRecord(path, 'utf8', delimiter, (fields, line) => {
     if (columns === null) {
       const find = (name: string): number => headerColumn(path, line, fields, name);
@@ -136,6 +182,7 @@ export function loadClickCsv(options: ClickCsvOptions): ClickEvent[] {
         item: find(options.itemColumn),
         time: find(options.timeColumn),
         type: options.typeColumn === undefined ? -1 : find(options.typeColumn),
+        ties: (options.thenBy ?? []).map(find),
         count: fields.length,
       };
       return;
@@ -164,18 +211,20 @@ export function loadClickCsv(options: ClickCsvOptions): ClickEvent[] {
       }
       type = text;
     }
-    clicks.push({
-      eventId: `csv-${line}`,
-      userId,
-      itemId,
-      type,
-      eventTime: timeUnit === 's' ? Math.round(time * 1000) : Math.round(time),
-      sessionId: null,
-      context: {},
-    });
+    emit(
+      {
+        eventId: `${idPrefix}${line}`,
+        userId,
+        itemId,
+        type,
+        eventTime: timeUnit === 's' ? Math.round(time * 1000) : Math.round(time),
+        sessionId: null,
+        context: {},
+      },
+      columns.ties.map((c) => fields[c]!.trim()),
+    );
   });
   if (columns === null) throw new DatasetError(`${path} is empty: expected a header row`);
-  return sortByTime(clicks);
 }
 
 // ---------------------------------------------------------------------------------------------

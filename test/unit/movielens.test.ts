@@ -350,3 +350,26 @@ test('the real ml-100k: 100,000 clicks, 1,682 items, 943 users, in time order', 
   const toyStory = data.items.find((i) => i.itemId === 'm1');
   assert.deepEqual(toyStory?.categories, ['Animation', "Children's", 'Comedy']);
 });
+
+test('loadClickCsv: several files read as one log; equal times ordered by --then-by columns, then file order', () => {
+  const dir = fixture({
+    'train.tsv': ['SessionId\tItemId\tTime', '10\ta\t5', '9\tb\t5', '2\tc\t7', '10\td\t5'].join('\n'),
+    'test.tsv': ['SessionId\tItemId\tTime', '1\te\t6', '9\tf\t5'].join('\n'),
+  });
+  const options = {
+    path: [join(dir, 'train.tsv'), join(dir, 'test.tsv')],
+    userColumn: 'SessionId',
+    itemColumn: 'ItemId',
+    timeColumn: 'Time',
+    timeUnit: 's' as const,
+    delimiter: '\t',
+  };
+  const order = (clicks: readonly { itemId: string }[]): string => clicks.map((c) => c.itemId).join('');
+  // Time 5: sessions 9 (b; then f, the second file), then 10 — numerically, not as text — in file order.
+  assert.equal(order(loadClickCsv({ ...options, thenBy: ['SessionId'] })), 'bfadec');
+  // Without tie columns, equal times keep file order across the files.
+  assert.equal(order(loadClickCsv(options)), 'abdfec');
+  const ids = loadClickCsv(options).map((c) => c.eventId);
+  assert.equal(new Set(ids).size, ids.length, 'event ids stay unique across files');
+  assert.deepEqual(ids.slice(0, 2), ['csv-1-2', 'csv-1-3']);
+});

@@ -107,16 +107,17 @@ test('the harness serves before it learns, splits validation/evaluation and cold
       last.set(event.userId, event.itemId);
     },
   };
-  // u1 clicks 7 times: prior events 0..4 are cold, 5 and 6 warm. 10 clicks: 2 validate, 8 evaluate.
+  // u1 clicks 7 times: prior events 0..4 are cold, 5 and 6 warm. 10 clicks: 2 validate, 8 evaluate,
+  // of which 3 repeat an item the user clicked before: learned from, not scored.
   const clicks = [
     click('u1', 'x', 1), // validation, cold, rank 1
     click('u2', 'q', 2), // validation, cold, miss
     click('u1', 'y', 3), // evaluation, cold, rank 2
     click('u1', 'z', 4), // cold, miss
-    click('u1', 'z', 5), // cold, rank 3 (a repeat: the scripted method serves seen items)
-    click('u1', 'x', 6), // cold (4 prior), rank 1
+    click('u1', 'z', 5), // a repeat: not scored
+    click('u1', 'x', 6), // a repeat: not scored
     click('u1', 'w', 7), // warm (5 prior), miss
-    click('u1', 'w', 8), // warm, rank 3
+    click('u1', 'w', 8), // a repeat: not scored
     click('u2', 'y', 9), // cold, rank 2
     click('u2', 'x', 10), // cold, rank 1
   ];
@@ -125,29 +126,34 @@ test('the harness serves before it learns, splits validation/evaluation and cold
     window: 4,
   });
   assert.deepEqual(log.slice(0, 4), ['serve u1', 'learn u1', 'serve u2', 'learn u2']);
+  // Repeats are learned from (every click) but never served or scored.
+  assert.equal(log.filter((l) => l.startsWith('learn')).length, 10);
+  assert.equal(log.filter((l) => l.startsWith('serve')).length, 7);
+  assert.equal(run.skippedRepeats, 3);
+  assert.equal(run.events, 10);
   const v = run.splits.validation;
   assert.equal(v.overall.events, 2);
   assert.equal(v.overall['hr@10'], 0.5);
   assert.equal(v.warm.events, 0);
   const e = run.splits.evaluation;
-  assert.equal(e.overall.events, 8);
-  assert.equal(e.cold.events, 6);
-  assert.equal(e.warm.events, 2);
-  close(e.overall['hr@10'], 6 / 8);
-  close(e.warm['hr@10'], 1 / 2);
-  close(e.warm['ndcg@10'], 0.5 / 2);
-  close(e.cold['mrr@10'], (1 / 2 + 1 / 3 + 1 + 1 / 2 + 1) / 6);
-  // Served in evaluation: x, y, and the users' last items z, w, q: the whole catalogue.
-  close(e.overall.coverage, 1);
-  close(e.cold.coverage, 4 / 5);
-  // Seen items served, per event: 0, 0, 2, 3, 3, 3, 3, 3, 1, 2.
-  assert.equal(run.servedSeen, 20);
-  assert.equal(run.shortLists, 10);
+  assert.equal(e.overall.events, 5);
+  assert.equal(e.cold.events, 4);
+  assert.equal(e.warm.events, 1);
+  close(e.overall['hr@10'], 3 / 5);
+  close(e.warm['hr@10'], 0);
+  close(e.warm['ndcg@10'], 0);
+  close(e.cold['mrr@10'], (1 / 2 + 1 / 2 + 1) / 4);
+  // Served in evaluation: x, y and u2's last item q.
+  close(e.overall.coverage, 3 / 5);
+  close(e.cold.coverage, 3 / 5);
+  // Seen items served, per scored event: 0, 0, 2, 3, 3, 1, 2.
+  assert.equal(run.servedSeen, 11);
+  assert.equal(run.shortLists, 7);
   assert.deepEqual(
     run.windows.map((w) => [w.start, w.events]),
     [
       [0, 4],
-      [4, 4],
+      [4, 1],
       [8, 2],
     ],
   );
