@@ -95,37 +95,56 @@ export function selectTopOf(
   n: number,
   k: number,
 ): string[] {
-  const heap: number[] = [];
-  const worse = (a: number, b: number): boolean =>
-    values[a]! < values[b]! || (values[a] === values[b] && ids[a]! > ids[b]!);
-  const siftDown = (start: number): void => {
-    let i = start;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && worse(heap[l]!, heap[m]!)) m = l;
-      if (r < heap.length && worse(heap[r]!, heap[m]!)) m = r;
-      if (m === i) return;
-      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-      i = m;
-    }
-  };
+  const size = Math.min(k, n);
+  if (size <= 0) return [];
+  // The heap holds indices into ids/values; its root is the worst kept entry.
+  const heap = new Int32Array(size);
+  let count = 0;
   for (let e = 0; e < n; e++) {
-    if (heap.length < k) {
-      heap.push(e);
-      let i = heap.length - 1;
+    if (count < size) {
+      let i = count++;
       while (i > 0) {
         const parent = (i - 1) >> 1;
-        if (!worse(heap[i]!, heap[parent]!)) break;
-        [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+        const p = heap[parent]!;
+        if (!worse(ids, values, e, p)) break;
+        heap[i] = p;
         i = parent;
       }
-    } else if (k > 0 && worse(heap[0]!, e)) {
-      heap[0] = e;
-      siftDown(0);
+      heap[i] = e;
+    } else if (worse(ids, values, heap[0]!, e)) {
+      siftDown(ids, values, heap, count, e);
     }
   }
-  heap.sort((a, b) => values[b]! - values[a]! || (ids[a]! < ids[b]! ? -1 : 1));
-  return heap.map((e) => ids[e]!);
+  const order = Array.from(heap);
+  order.sort((a, b) => values[b]! - values[a]! || (ids[a]! < ids[b]! ? -1 : 1));
+  return order.map((e) => ids[e]!);
+}
+
+/** Whether entry `a` ranks below entry `b` (a lower value, or an equal value and a greater id). */
+function worse(ids: readonly string[], values: ArrayLike<number>, a: number, b: number): boolean {
+  const va = values[a]!;
+  const vb = values[b]!;
+  return va < vb || (va === vb && ids[a]! > ids[b]!);
+}
+
+/** Replaces the heap's root with `entry` and restores the heap. */
+function siftDown(
+  ids: readonly string[],
+  values: ArrayLike<number>,
+  heap: Int32Array,
+  count: number,
+  entry: number,
+): void {
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= count) break;
+    const r = l + 1;
+    let m = l;
+    if (r < count && worse(ids, values, heap[r]!, heap[l]!)) m = r;
+    if (!worse(ids, values, heap[m]!, entry)) break;
+    heap[i] = heap[m]!;
+    i = m;
+  }
+  heap[i] = entry;
 }
