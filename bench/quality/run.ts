@@ -349,6 +349,7 @@ async function evaluate(
   // validation prefix of this very run, before the evaluation. Eddy keeps its shipped defaults
   // (one default for every stream) unless a tuned file names it.
   const tunedHere = new Set<MethodName>();
+  const tunedResults: Partial<Record<MethodName, TuneResult>> = {};
   if (settings.tuned !== false) {
     const wanted = new Set<MethodName>([...settings.methods, ...settings.fusions.flat().map((m) => m.name)]);
     for (const family of wanted) {
@@ -363,7 +364,15 @@ async function evaluate(
         ),
       );
       tuned[family] = result.best.overrides;
+      tunedResults[family] = result;
       tunedHere.add(family);
+    }
+    if (tunedHere.size > 0) {
+      mkdirSync(out, { recursive: true });
+      writeFileSync(join(out, 'tuned.json'), toJson(tunedDocument(dataset, harness, tunedResults)));
+      progress(
+        `wrote ${join(out, 'tuned.json')}; copy it to bench/quality/tuned-${dataset.label}.json to skip this tuning next time`,
+      );
     }
   }
   const plan: {
@@ -469,19 +478,7 @@ async function tune(
       );
     });
   }
-  const document: TunedFile = {
-    dataset: dataset.label,
-    description: dataset.description,
-    validationEvents: validationEvents(dataset.clicks, harness.validationFraction),
-    criterion: TUNING_CRITERION,
-    command: ['node dist/bench/quality/run.js', ...process.argv.slice(2)].join(' '),
-    methods: Object.fromEntries(
-      Object.entries(results).map(([m, r]) => [
-        m,
-        { search: r.search, best: r.best, trials: trialTable(r.trials) },
-      ]),
-    ),
-  };
+  const document = tunedDocument(dataset, harness, results);
   mkdirSync(out, { recursive: true });
   const file = join(out, 'tuned.json');
   writeFileSync(file, toJson(document));
@@ -499,6 +496,27 @@ async function tune(
   progress(
     `wrote ${file}; copy it to bench/quality/tuned-${dataset.label}.json to evaluate with it by default`,
   );
+}
+
+/** The tuned-configuration file (what `--tuned` and bench/quality/tuned-<dataset>.json hold). */
+function tunedDocument(
+  dataset: PreparedDataset,
+  harness: HarnessOptions,
+  results: Partial<Record<MethodName, TuneResult>>,
+): TunedFile {
+  return {
+    dataset: dataset.label,
+    description: dataset.description,
+    validationEvents: validationEvents(dataset.clicks, harness.validationFraction),
+    criterion: TUNING_CRITERION,
+    command: ['node dist/bench/quality/run.js', ...process.argv.slice(2)].join(' '),
+    methods: Object.fromEntries(
+      Object.entries(results).map(([m, r]) => [
+        m,
+        { search: r.search, best: r.best, trials: trialTable(r.trials) },
+      ]),
+    ),
+  };
 }
 
 async function main(): Promise<number> {
