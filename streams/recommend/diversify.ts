@@ -23,14 +23,14 @@ export function diversify<C extends Scored>(
   { size, lambda, poolSize, dimension }: DiversityOptions,
   vectorOf: (candidate: C, out: Float32Array) => Float32Array,
 ): C[] {
-  const pool = [...candidates]
-    .sort((a, b) => b.score - a.score || (a.item.itemId < b.item.itemId ? -1 : 1))
-    .slice(0, Math.max(poolSize, size));
+  const pool = best([...candidates], Math.max(poolSize, size));
   if (pool.length === 0 || size <= 0) return [];
   if (lambda >= 1) return pool.slice(0, size);
 
   const first = pool[0]!;
-  const vectors = pool.map((c) => vectorOf(c, new Float32Array(dimension)));
+  // One buffer for the pool's vectors, each a view of its own row.
+  const rows = new Float32Array(pool.length * dimension);
+  const vectors = pool.map((c, i) => vectorOf(c, rows.subarray(i * dimension, (i + 1) * dimension)));
   const top = first.score;
   const bottom = pool[pool.length - 1]!.score;
   const span = top - bottom;
@@ -62,4 +62,44 @@ export function diversify<C extends Scored>(
     }
   }
   return picked;
+}
+
+function byScore(a: Scored, b: Scored): number {
+  return b.score - a.score || (a.item.itemId < b.item.itemId ? -1 : 1);
+}
+
+/**
+ * The `m` best by score (ties by id), best first: what sorting everything and keeping `m` gives,
+ * through a size-m heap, since the pool is a small part of the candidates.
+ */
+function best<C extends Scored>(all: C[], m: number): C[] {
+  if (all.length <= m) return all.sort(byScore);
+  // A min-heap on the order: its root is the worst of the m kept.
+  const heap: C[] = all.slice(0, m);
+  for (let i = (m >> 1) - 1; i >= 0; i--) siftDown(heap, i);
+  for (let i = m; i < all.length; i++) {
+    const c = all[i]!;
+    if (byScore(c, heap[0]!) < 0) {
+      heap[0] = c;
+      siftDown(heap, 0);
+    }
+  }
+  return heap.sort(byScore);
+}
+
+function siftDown<C extends Scored>(heap: C[], start: number): void {
+  let i = start;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= heap.length) return;
+    const r = l + 1;
+    // The worse child (later in the order) goes up.
+    let m = l;
+    if (r < heap.length && byScore(heap[r]!, heap[l]!) > 0) m = r;
+    if (byScore(heap[m]!, heap[i]!) <= 0) return;
+    const t = heap[i]!;
+    heap[i] = heap[m]!;
+    heap[m] = t;
+    i = m;
+  }
 }

@@ -24,6 +24,8 @@ export interface Candidate {
   score: number;
   /** The signal that contributed most to `score`: what the list reports as the item's source. */
   source: CandidateSource;
+  /** Row of the candidate's target vector in the recommender's scratch, while its list is ranked. */
+  row: number;
 }
 
 /** The signal switches the ranking uses; ablations turn them off by zeroing a weight. */
@@ -43,6 +45,8 @@ export class Recommender {
   private readonly neighbourScores = new NeighbourScores();
   private readonly neighbourIds: string[] = [];
   private neighbourValues = new Float64Array(1024);
+  /** Each candidate's target vector (row `Candidate.row`), computed once per list by score(). */
+  private candidateVectors = new Float32Array(0);
 
   constructor(
     private readonly model: EddyModel,
@@ -119,7 +123,12 @@ export class Recommender {
         poolSize: diversityPool,
         dimension: this.model.config.dimension,
       },
-      (c, out) => this.model.items.targetVector(c.item, out),
+      // The target vectors score() computed, copied rather than computed again.
+      (c, out) => {
+        const vectors = this.candidateVectors;
+        for (let j = 0, at = c.row * out.length; j < out.length; j++, at++) out[j] = vectors[at]!;
+        return out;
+      },
     );
     return picked.map((c, i) => ({ itemId: c.item.itemId, score: c.score, rank: i + 1, source: c.source }));
   }
@@ -162,6 +171,7 @@ export class Recommender {
         },
         score: 0,
         source,
+        row: -1,
       };
       candidates.set(itemId, candidate);
       return candidate;
@@ -276,8 +286,15 @@ export class Recommender {
     const longTerm = normalizeInto(this.userLongTerm, user.longTerm);
     const shortTerm = normalizeInto(this.userShortTerm, user.shortTerm);
     const itemVector = this.itemScratch;
+    const d = itemVector.length;
+    if (this.candidateVectors.length < candidates.size * d) {
+      this.candidateVectors = new Float32Array(candidates.size * d * 2);
+    }
+    let row = 0;
     for (const c of candidates.values()) {
       this.model.items.targetVector(c.item, itemVector);
+      this.candidateVectors.set(itemVector, row * d);
+      c.row = row++;
       const f = c.features;
       f.longTerm = dot(longTerm, itemVector);
       f.shortTerm = dot(shortTerm, itemVector);
