@@ -12,7 +12,7 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const args = new Set(process.argv.slice(2));
 
-if (args.has('--help')) {
+if (args.has('--help') && process.argv[1] === fileURLToPath(import.meta.url)) {
   process.stdout.write(
     'Usage: node scripts/setup.mjs [--no-build]\n' +
       'Installs the locked dependencies (npm ci) when node_modules is missing or stale, then builds.\n' +
@@ -21,11 +21,11 @@ if (args.has('--help')) {
   process.exit(0);
 }
 
-/** Why node_modules does not hold what package-lock.json locks, or null when it does. */
-function staleReason() {
-  const installedPath = join(root, 'node_modules', '.package-lock.json');
+/** Why `dir`/node_modules does not hold what `dir`/package-lock.json locks, or null when it does. */
+export function staleReason(dir = root) {
+  const installedPath = join(dir, 'node_modules', '.package-lock.json');
   if (!existsSync(installedPath)) return 'node_modules is missing';
-  const locked = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')).packages ?? {};
+  const locked = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')).packages ?? {};
   const installed = JSON.parse(readFileSync(installedPath, 'utf8')).packages ?? {};
   for (const [path, entry] of Object.entries(locked)) {
     if (path === '') continue;
@@ -53,10 +53,12 @@ function run(command, commandArgs, what) {
   return ((Date.now() - started) / 1000).toFixed(1);
 }
 
-const reason = staleReason();
+// Imported (by its test) it only provides staleReason; run, it sets up.
+const invoked = process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1];
+const reason = invoked ? staleReason() : null;
 if (reason !== null) {
   process.stderr.write(`setup: installing the locked dependencies (npm ci): ${reason}\n`);
   const seconds = run(npm, ['ci', '--no-audit', '--no-fund', '--loglevel=error'], 'npm ci');
   process.stderr.write(`setup: dependencies installed in ${seconds}s\n`);
 }
-if (!args.has('--no-build')) run(npm, ['run', '--silent', 'build'], 'the build (tsc)');
+if (invoked && !args.has('--no-build')) run(npm, ['run', '--silent', 'build'], 'the build (tsc)');
