@@ -1,3 +1,4 @@
+import { topK } from '../util/top-k.js';
 import type { ModelConfig } from './model-config.js';
 
 /**
@@ -86,8 +87,8 @@ export function selectTop(scores: ReadonlyMap<string, number>, k: number): strin
 }
 
 /**
- * Top-`k` of the first `n` of `ids` by `values` (desc, ties by id asc) with a size-k min-heap:
- * O(n log k), and the inputs are left as they are (callers reuse them as scratch).
+ * Top-`k` of the first `n` of `ids` by `values` (desc, ties by id asc); the inputs are left as they
+ * are (callers reuse them as scratch).
  */
 export function selectTopOf(
   ids: readonly string[],
@@ -95,56 +96,7 @@ export function selectTopOf(
   n: number,
   k: number,
 ): string[] {
-  const size = Math.min(k, n);
-  if (size <= 0) return [];
-  // The heap holds indices into ids/values; its root is the worst kept entry.
-  const heap = new Int32Array(size);
-  let count = 0;
-  for (let e = 0; e < n; e++) {
-    if (count < size) {
-      let i = count++;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        const p = heap[parent]!;
-        if (!worse(ids, values, e, p)) break;
-        heap[i] = p;
-        i = parent;
-      }
-      heap[i] = e;
-    } else if (worse(ids, values, heap[0]!, e)) {
-      siftDown(ids, values, heap, count, e);
-    }
-  }
-  const order = Array.from(heap);
-  order.sort((a, b) => values[b]! - values[a]! || (ids[a]! < ids[b]! ? -1 : 1));
-  return order.map((e) => ids[e]!);
-}
-
-/** Whether entry `a` ranks below entry `b` (a lower value, or an equal value and a greater id). */
-function worse(ids: readonly string[], values: ArrayLike<number>, a: number, b: number): boolean {
-  const va = values[a]!;
-  const vb = values[b]!;
-  return va < vb || (va === vb && ids[a]! > ids[b]!);
-}
-
-/** Replaces the heap's root with `entry` and restores the heap. */
-function siftDown(
-  ids: readonly string[],
-  values: ArrayLike<number>,
-  heap: Int32Array,
-  count: number,
-  entry: number,
-): void {
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= count) break;
-    const r = l + 1;
-    let m = l;
-    if (r < count && worse(ids, values, heap[r]!, heap[l]!)) m = r;
-    if (!worse(ids, values, heap[m]!, entry)) break;
-    heap[i] = heap[m]!;
-    i = m;
-  }
-  heap[i] = entry;
+  const byValue = (a: number, b: number): number =>
+    values[b]! - values[a]! || (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0);
+  return topK(n, k, byValue).map((e) => ids[e]!);
 }

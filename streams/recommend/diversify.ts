@@ -1,4 +1,5 @@
 import { dot } from '../model/vector-math.js';
+import { topK } from '../util/top-k.js';
 
 export interface Scored {
   readonly score: number;
@@ -65,41 +66,10 @@ export function diversify<C extends Scored>(
 }
 
 function byScore(a: Scored, b: Scored): number {
-  return b.score - a.score || (a.item.itemId < b.item.itemId ? -1 : 1);
+  return b.score - a.score || (a.item.itemId < b.item.itemId ? -1 : a.item.itemId > b.item.itemId ? 1 : 0);
 }
 
-/**
- * The `m` best by score (ties by id), best first: what sorting everything and keeping `m` gives,
- * through a size-m heap, since the pool is a small part of the candidates.
- */
-function best<C extends Scored>(all: C[], m: number): C[] {
-  if (all.length <= m) return all.sort(byScore);
-  // A min-heap on the order: its root is the worst of the m kept.
-  const heap: C[] = all.slice(0, m);
-  for (let i = (m >> 1) - 1; i >= 0; i--) siftDown(heap, i);
-  for (let i = m; i < all.length; i++) {
-    const c = all[i]!;
-    if (byScore(c, heap[0]!) < 0) {
-      heap[0] = c;
-      siftDown(heap, 0);
-    }
-  }
-  return heap.sort(byScore);
-}
-
-function siftDown<C extends Scored>(heap: C[], start: number): void {
-  let i = start;
-  for (;;) {
-    const l = 2 * i + 1;
-    if (l >= heap.length) return;
-    const r = l + 1;
-    // The worse child (later in the order) goes up.
-    let m = l;
-    if (r < heap.length && byScore(heap[r]!, heap[l]!) > 0) m = r;
-    if (byScore(heap[m]!, heap[i]!) <= 0) return;
-    const t = heap[i]!;
-    heap[i] = heap[m]!;
-    heap[m] = t;
-    i = m;
-  }
+/** The `m` best by score (ties by id), best first. */
+function best<C extends Scored>(all: readonly C[], m: number): C[] {
+  return topK(all.length, m, (a, b) => byScore(all[a]!, all[b]!)).map((i) => all[i]!);
 }
