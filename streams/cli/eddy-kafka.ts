@@ -56,7 +56,7 @@ export async function runKafkaMode(
       settings.advertisedUrl ?? (httpPort === null ? null : `http://${hostname()}:${httpPort}`),
     ...(qdrant ? { vectorStore: qdrant } : {}),
   });
-  // Not ready while the Qdrant breaker is open: lists would wait on it.
+  // Not ready while Qdrant is failing: lists would wait on it.
   const health = { live: () => true, ready: () => eddy.ready() && qdrant?.healthy !== false };
   metrics.readinessFrom(health.ready);
   const http = await startHttpServer(settings.httpPort, metrics.registry, health, eddy.queries);

@@ -99,7 +99,7 @@ async function main(argv: readonly string[]): Promise<number> {
     ...(qdrant ? { vectorStore: qdrant } : {}),
   });
   let ready = false;
-  // Not ready while the Qdrant breaker is open: lists would wait on it.
+  // Not ready while Qdrant is failing: lists would wait on it.
   const health = { live: () => true, ready: () => ready && qdrant?.healthy !== false };
   metrics.readinessFrom(health.ready);
   const queries = new UserQueries({
