@@ -14,14 +14,11 @@ import { codecs } from '../../streams/codec/avro.js';
 import { EddyModel } from '../../streams/model/eddy-model.js';
 import { DEFAULT_MODEL_CONFIG } from '../../streams/model/model-config.js';
 import { toUserStateRecord, userPreferencesSerde } from '../../streams/model/user-state-serde.js';
-import { startHttpServer } from '../../streams/observe/http-server.js';
 import { createLogger, type LogFields } from '../../streams/observe/logger.js';
-import { EddyMetrics } from '../../streams/observe/metrics.js';
 import type { TopicNames } from '../../streams/pipeline/topics.js';
 import type { StreamEvent } from '../../streams/sources/stream-event.js';
 import { syntheticStream } from '../../streams/sources/synthetic.js';
 import { fixedClock } from '../../streams/util/clock.js';
-import { partitionForKey } from '../../streams/util/murmur2.js';
 import { TEST_NOW } from '../support/embedded-run.js';
 import {
   brokerList,
@@ -53,7 +50,6 @@ describe('two instances in one group', { skip: SKIP_KAFKA }, () => {
   const used: TopicNames[] = [];
   /** Stopped in `after` too, so a failed assertion does not leave a consumer keeping the process alive. */
   const instances: KafkaEddy[] = [];
-  const servers: { close(): Promise<void> }[] = [];
 
   before(async () => {
     kafka = testKafka('eddy-it-rebalance');
@@ -63,7 +59,6 @@ describe('two instances in one group', { skip: SKIP_KAFKA }, () => {
 
   after(async () => {
     for (const eddy of instances) await eddy.stop().catch(() => {});
-    for (const server of servers) await server.close();
     for (const topics of used) await deleteTopics(admin, topics);
     await admin.disconnect();
   });
@@ -94,13 +89,10 @@ describe('two instances in one group', { skip: SKIP_KAFKA }, () => {
     await feed(producer, events.slice(0, split), { encode: singleObjectEncoder(topics) });
 
     const logs = new Map<string, Logged[]>();
-    /** Each instance's interactive-query address, advertised to the group at join. */
-    const endpoints = new Map<string, string>();
     const instance = (id: string): KafkaEddy => {
       const lines: Logged[] = [];
       logs.set(id, lines);
       const eddy = new KafkaEddy({
-        advertisedEndpoint: () => endpoints.get(id) ?? null,
         brokers: brokerList(),
         groupId: prefix,
         instanceId: id,
@@ -126,22 +118,6 @@ describe('two instances in one group', { skip: SKIP_KAFKA }, () => {
     };
     const a = instance('a');
     const b = instance('b');
-    for (const [id, eddy] of [
-      ['a', a],
-      ['b', b],
-    ] as const) {
-      const http = await startHttpServer(
-        0,
-        new EddyMetrics({ processMetrics: false }).registry,
-        {
-          live: () => true,
-          ready: () => eddy.ready(),
-        },
-        eddy.queries,
-      );
-      servers.push(http);
-      endpoints.set(id, `http://127.0.0.1:${http.port}`);
-    }
     const runningA = (await a.start()).running;
     const runningB = (await b.start()).running;
     const failures: unknown[] = [];
@@ -171,26 +147,6 @@ describe('two instances in one group', { skip: SKIP_KAFKA }, () => {
       `partitions shared: a ${ofA}, b ${ofB}`,
     );
     await waitForGroupCaughtUp(admin, prefix, [topics.clicks, topics.items], 120_000, healthy);
-
-    // Interactive queries: either instance can be asked; the owner answers, the other sends the
-    // client there (its address read from the group's subscriptions).
-    const firstHalfUsers = [
-      ...new Set(events.slice(0, split).flatMap((e) => (e.kind === 'click' ? [e.event.userId] : []))),
-    ];
-    const userOf = (partitions: readonly number[]): string =>
-      firstHalfUsers.find((u) => partitions.includes(partitionForKey(u, PARTITIONS)))!;
-    const ofBUser = userOf(ofB);
-    const path = `/v1/users/${encodeURIComponent(ofBUser)}/recommendations`;
-    const moved = await fetch(`${endpoints.get('a')}${path}`, { redirect: 'manual' });
-    assert.equal(moved.status, 307, await moved.clone().text());
-    assert.equal(moved.headers.get('location'), `${endpoints.get('b')}${path}`);
-    const followed = await fetch(`${endpoints.get('a')}${path}`);
-    assert.equal(followed.status, 200);
-    assert.equal(((await followed.json()) as { userId: string }).userId, ofBUser);
-    const own = await fetch(`${endpoints.get('a')}/v1/users/${encodeURIComponent(userOf(ofA))}/state`, {
-      redirect: 'manual',
-    });
-    assert.equal(own.status, 200, 'a answers for its own users');
 
     // Mid-stream: the second half arrives while b stops; a takes over b's partitions.
     const feeding = feed(producer, events.slice(split), { encode: singleObjectEncoder(topics), rate: 1_000 });
