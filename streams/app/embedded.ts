@@ -42,6 +42,15 @@ export interface EmbeddedOptions {
    * read the whole output). The catalog and the changelogs are compacted tables instead.
    */
   readonly retentionRecords?: number;
+  /**
+   * Another instance's log to share (several instances in one process, as a consumer group's
+   * members share a cluster); default: a log of its own.
+   */
+  readonly log?: InMemoryLog;
+  /** The input partitions this instance consumes (default: all), as a group member's assignment. */
+  readonly ownedPartitions?: readonly number[];
+  /** This instance's name in the item-updates records it writes (default `embedded-0`). */
+  readonly instanceId?: string;
 }
 
 /**
@@ -63,7 +72,7 @@ export class EmbeddedEddy {
     const clock = options.clock ?? systemClock;
     this.topics = options.topics ?? topicNames();
     this.groupId = options.groupId ?? 'eddy';
-    this.log = new InMemoryLog({ clock });
+    this.log = options.log ?? new InMemoryLog({ clock });
     this.vectorStore = options.vectorStore ?? new ExactVectorIndex();
     const p = options.partitions;
     const retention =
@@ -76,13 +85,15 @@ export class EmbeddedEddy {
       { name: this.topics.userChangelog, partitions: p, cleanupPolicy: 'compact' },
       { name: this.topics.itemChangelog, partitions: p, cleanupPolicy: 'compact' },
       { name: this.topics.rankingChangelog, partitions: 1, cleanupPolicy: 'compact' },
+      { name: this.topics.itemUpdates, partitions: 1, ...retention },
     ]);
     this.users = new MemoryStateStore({
       name: 'user-preferences',
       changelogTopic: this.topics.userChangelog,
       serde: userPreferencesSerde,
     });
-    this.model = new EddyModel(options.model, this.users);
+    this.model = new EddyModel(options.model, this.users, { replicatedItems: true });
+    const owned = options.ownedPartitions;
     this.stats = new RunStats(this.model, options.metrics ?? null, this.topics.items);
     this.source = this.log.source({
       groupId: this.groupId,
@@ -90,6 +101,7 @@ export class EmbeddedEddy {
       maxBatchSize: options.batchSize,
       lingerMs: options.lingerMs,
       follow: true,
+      ...(owned === undefined ? {} : { partitions: owned }),
     });
     const metrics = options.metrics ?? null;
     // A given store (Qdrant) times its own requests and reports its own breaker; the in-process
@@ -114,6 +126,13 @@ export class EmbeddedEddy {
       modelVersion: MODEL_VERSION,
       catalog: this.log,
       changelogs: this.log,
+      itemUpdates: {
+        log: this.log,
+        reader: this.log,
+        instanceId: options.instanceId ?? 'embedded-0',
+        // One checkpoint writer per group: the owner of the first clicks partition.
+        writesCheckpoints: () => owned === undefined || owned.includes(0),
+      },
     });
   }
 
@@ -122,6 +141,7 @@ export class EmbeddedEddy {
     let lag = 0;
     for (const topic of [this.topics.items, this.topics.clicks]) {
       for (let p = 0; p < this.options.partitions; p++) {
+        if (this.options.ownedPartitions !== undefined && !this.options.ownedPartitions.includes(p)) continue;
         lag += this.log.endOffset(topic, p) - (this.log.committed(this.groupId, topic, p) ?? 0);
       }
     }

@@ -16,7 +16,12 @@ import type { Type as AvroType, Schema as AvroTypeSchema } from 'avsc';
 import avsc from 'avsc';
 import { type DeadLetterReason, InvalidRecordError } from '../errors.js';
 import type { ClickEvent, ItemEvent, RecommendationList } from '../model/events.js';
-import type { ItemStateRecord, RankingStateRecord, UserStateRecord } from './state-records.js';
+import type {
+  ItemModelIncrementsRecord,
+  ItemStateRecord,
+  RankingStateRecord,
+  UserStateRecord,
+} from './state-records.js';
 
 export type SchemaName =
   | 'ClickEvent'
@@ -24,7 +29,8 @@ export type SchemaName =
   | 'RecommendationList'
   | 'UserState'
   | 'ItemState'
-  | 'RankingState';
+  | 'RankingState'
+  | 'ItemModelIncrements';
 
 /** The TypeScript shape each schema decodes to. */
 export interface RecordTypes {
@@ -34,6 +40,7 @@ export interface RecordTypes {
   UserState: UserStateRecord;
   ItemState: ItemStateRecord;
   RankingState: RankingStateRecord;
+  ItemModelIncrements: ItemModelIncrementsRecord;
 }
 
 /** Label of the schema in `schemas/<file>.avsc`; history versions are labelled from their file name (`v1`). */
@@ -46,6 +53,7 @@ const SCHEMA_FILES: Readonly<Record<SchemaName, string>> = {
   UserState: 'user-state.avsc',
   ItemState: 'item-state.avsc',
   RankingState: 'ranking-state.avsc',
+  ItemModelIncrements: 'item-model-increments.avsc',
 };
 const SCHEMA_NAMES = Object.keys(SCHEMA_FILES) as SchemaName[];
 const NAMESPACE = 'io.eddy';
@@ -882,6 +890,7 @@ export const codecs = {
   userState: createCodec('UserState'),
   itemState: createCodec('ItemState'),
   rankingState: createCodec('RankingState'),
+  itemModelIncrements: createCodec('ItemModelIncrements'),
 } as const;
 
 const CODEC_BY_NAME: Readonly<Record<SchemaName, AvroCodec<unknown>>> = {
@@ -891,6 +900,7 @@ const CODEC_BY_NAME: Readonly<Record<SchemaName, AvroCodec<unknown>>> = {
   UserState: codecs.userState,
   ItemState: codecs.itemState,
   RankingState: codecs.rankingState,
+  ItemModelIncrements: codecs.itemModelIncrements,
 };
 
 /** The shared codec of a record type, by schema name. */

@@ -65,4 +65,38 @@ export interface RankingStateRecord {
   features: string[];
   weights: number[];
   updates: number;
+  /** Null in records from before v2, and while the item model is not replicated. */
+  itemModel?: ItemModelCheckpointRecord | null;
+}
+
+export interface ItemModelCheckpointRecord {
+  incrementsOffset: number;
+  incrementsApplied: number;
+  streamTime: number;
+  negativePool: string[];
+  negativeCursor: number;
+  random: number[];
+}
+
+export interface ClickIncrementRecord {
+  itemId: string;
+  eventTime: number;
+  engagement: number;
+  embeddingStrength: number;
+  preceding: string[];
+  precedingTimes: number[];
+  rankingStep: number[] | null;
+}
+
+export interface CatalogChangeRecord {
+  partition: number;
+  offset: number;
+  event: Uint8Array;
+}
+
+export interface ItemModelIncrementsRecord {
+  source: string;
+  clicks: ClickIncrementRecord[];
+  catalog: CatalogChangeRecord[];
+  lastEventTime: number;
 }

@@ -22,6 +22,13 @@ export interface ItemProfile {
   published: Float32Array | null;
 }
 
+/** Negative sampling's state (see `ItemModel.samplingState`). */
+export interface SamplingState {
+  readonly negativePool: readonly string[];
+  readonly negativeCursor: number;
+  readonly random: readonly number[];
+}
+
 /**
  * The item side of the model, learned online from interaction sequences: incremental item2vec
  * (skip-gram with negative sampling over each user's recent items), blended with catalog content
@@ -63,14 +70,9 @@ export class ItemModel {
     let item = this.items.get(itemId);
     if (item) return item;
     const dimension = this.config.dimension;
-    const init = new Random(hashString(itemId, this.config.embedding.seed));
     const embedding = new Float32Array(dimension);
     const context = new Float32Array(dimension);
-    const scale = 0.5 / Math.sqrt(dimension);
-    for (let i = 0; i < dimension; i++) {
-      embedding[i] = init.normal() * scale;
-      context[i] = init.normal() * scale;
-    }
+    this.initialEmbeddings(itemId, embedding, context);
     item = {
       itemId,
       title: '',
@@ -86,6 +88,18 @@ export class ItemModel {
     this.touched.add(itemId);
     this.changed.add(itemId);
     return item;
+  }
+
+  /** The id-seeded embeddings an unknown item starts with: the same on every replica. */
+  private initialEmbeddings(itemId: string, embedding: Float32Array, context: Float32Array | null): void {
+    const dimension = this.config.dimension;
+    const init = new Random(hashString(itemId, this.config.embedding.seed));
+    const scale = 0.5 / Math.sqrt(dimension);
+    for (let i = 0; i < dimension; i++) {
+      embedding[i] = init.normal() * scale;
+      const c = init.normal() * scale;
+      if (context) context[i] = c;
+    }
   }
 
   /** Applies a catalog upsert. A content vector seeds the embeddings of items not yet learned from. */
@@ -218,6 +232,42 @@ export class ItemModel {
   /** The item as a user-preference direction (normalised input embedding) written into `out`. */
   preferenceVector(item: ItemProfile, out: Float32Array): Float32Array {
     return normalizeInto(out, item.embedding);
+  }
+
+  /**
+   * `preferenceVector` of an item by id, without creating it: an item the model has not learned
+   * yet (its first click is still on its way through the replicated increments) points where its
+   * id-seeded embedding will start.
+   */
+  preferenceVectorOf(itemId: string, out: Float32Array): Float32Array {
+    const item = this.items.get(itemId);
+    if (item) return normalizeInto(out, item.embedding);
+    this.initialEmbeddings(itemId, out, null);
+    return normalizeInto(out, out);
+  }
+
+  /**
+   * The state negative sampling continues from (the reservoir, its cursor, the generator), part of
+   * a checkpoint: a replica restored from it draws the same negatives as one that never stopped.
+   */
+  samplingState(): SamplingState {
+    return {
+      negativePool: [...this.negativePool],
+      negativeCursor: this.negativeCursor,
+      random: this.random.state(),
+    };
+  }
+
+  restoreSamplingState(state: SamplingState): void {
+    this.negativePool.length = 0;
+    this.negativePool.push(...state.negativePool.slice(0, this.config.embedding.negativePool));
+    this.negativeCursor = state.negativeCursor % Math.max(1, this.config.embedding.negativePool);
+    this.random.setState(state.random);
+  }
+
+  /** Marks every item changed, so the next checkpoint writes all of them (a new checkpoint writer). */
+  markAllChanged(): void {
+    for (const itemId of this.items.keys()) this.changed.add(itemId);
   }
 
   /**

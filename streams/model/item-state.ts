@@ -54,10 +54,32 @@ export function restoreItemState(model: EddyModel, record: ItemStateRecord): voi
   model.coVisitation.restoreNeighbours(record.itemId, record.neighbours, record.neighboursTime);
 }
 
-/** The learned ranking weights as a changelog record keyed by the consumer group; none while learning is off. */
-export function rankingCheckpoint(model: EddyModel, topic: string, groupId: string): OutgoingRecord[] {
-  if (!model.ranking.enabled) return [];
-  return [{ topic, key: groupId, value: codecs.rankingState.encode(model.ranking.toRecord()) }];
+/**
+ * The group's checkpoint header as a changelog record keyed by the consumer group: the learned
+ * ranking weights and, with a replicated item model, the item-updates offset the item checkpoint
+ * written beside it reflects (`incrementsOffset`) and negative sampling's state. None while there
+ * is neither (learning off, items not replicated).
+ */
+export function rankingCheckpoint(
+  model: EddyModel,
+  topic: string,
+  groupId: string,
+  incrementsOffset: number | null = null,
+): OutgoingRecord[] {
+  if (!model.ranking.enabled && incrementsOffset === null) return [];
+  const record = model.ranking.toRecord();
+  if (incrementsOffset !== null) {
+    const sampling = model.items.samplingState();
+    record.itemModel = {
+      incrementsOffset,
+      incrementsApplied: model.incrementsApplied,
+      streamTime: model.streamTime,
+      negativePool: [...sampling.negativePool],
+      negativeCursor: sampling.negativeCursor,
+      random: [...sampling.random],
+    };
+  }
+  return [{ topic, key: groupId, value: codecs.rankingState.encode(record) }];
 }
 
 /** Changelog records (latest state, or a tombstone for removed items) for every item changed since the last call. */

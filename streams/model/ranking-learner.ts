@@ -45,6 +45,7 @@ export class RankingLearner {
   private readonly pools = new Map<string, PoolSnapshot>();
   private readonly random: Random;
   private readonly difference = new Float64Array(FEATURE_COUNT);
+  private readonly scratch = new Float64Array(FEATURE_COUNT);
   private readonly settings: ModelConfig['ranking']['learning'];
   /** Picks learned from so far. */
   updates = 0;
@@ -100,18 +101,21 @@ export class RankingLearner {
   }
 
   /**
-   * Learns from the user picking `itemId`, against the pool they were last ranked with (which is
-   * then dropped). A pick from outside the pool says nothing about how to order it: skipped.
-   * Returns whether the weights were updated.
+   * What the user picking `itemId` teaches the weights, against the pool they were last ranked
+   * with (which is then dropped), written into `step` (FEATURE_COUNT entries) as the change to add
+   * to the weights. The weights themselves are not touched: every replica of the model adds the
+   * same step in the same order (`applyStep`), so the instance that saw the pick does too. A pick
+   * from outside the pool says nothing about how to order it: returns false, `step` untouched.
    */
-  learn(userId: string, itemId: string): boolean {
+  learn(userId: string, itemId: string, step: Float64Array): boolean {
     const pool = this.pools.get(userId);
     if (pool === undefined) return false;
     this.pools.delete(userId);
     const picked = pool.ids.indexOf(itemId);
     if (picked < 0 || pool.ids.length < 2) return false;
     const { rate, negatives, regularization } = this.settings;
-    const w = this.weights;
+    const w = this.scratch;
+    w.set(this.weights);
     const d = this.difference;
     const f = pool.features;
     const positive = picked * FEATURE_COUNT;
@@ -125,14 +129,23 @@ export class RankingLearner {
         margin += w[k]! * d[k]!;
       }
       // Gradient of log σ(margin): large while the pick does not yet outscore the other candidate.
-      const step = rate * (1 - sigmoid(margin));
+      const gradient = rate * (1 - sigmoid(margin));
       for (let k = 0; k < FEATURE_COUNT; k++) {
         if (this.prior[k] === 0) continue;
-        w[k] = w[k]! + step * d[k]! - rate * regularization * (w[k]! - this.prior[k]!);
+        w[k] = w[k]! + gradient * d[k]! - rate * regularization * (w[k]! - this.prior[k]!);
       }
     }
-    this.updates++;
+    for (let k = 0; k < FEATURE_COUNT; k++) step[k] = w[k]! - this.weights[k]!;
     return true;
+  }
+
+  /** Adds a step `learn` computed (here or on another instance) to the weights. */
+  applyStep(step: ArrayLike<number>): void {
+    for (let k = 0; k < FEATURE_COUNT && k < step.length; k++) {
+      if (this.prior[k] === 0) continue;
+      this.weights[k] = this.weights[k]! + step[k]!;
+    }
+    this.updates++;
   }
 
   toRecord(): RankingStateRecord {

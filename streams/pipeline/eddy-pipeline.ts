@@ -1,14 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import { concatMap, lastValueFrom, type OperatorFunction, of, pipe, tap } from 'rxjs';
-import { InvalidRecordError } from '../errors.js';
+import { EddyError, InvalidRecordError } from '../errors.js';
 import type { EddyModel } from '../model/eddy-model.js';
 import type { ItemEvent } from '../model/events.js';
 import { itemCheckpoint, rankingCheckpoint } from '../model/item-state.js';
-import type { EventSink, EventSource, LogReader, SourceBatch } from '../ports/event-log.js';
+import type { EventSink, EventSource, FollowableLog, LogReader, SourceBatch } from '../ports/event-log.js';
 import type { VectorStore } from '../ports/vector-store.js';
 import { Recommender } from '../recommend/recommender.js';
 import type { Clock } from '../util/clock.js';
+import { ItemModelReplica } from './item-replica.js';
 import {
+  applyItemUpdates,
   commitOutputs,
   decodeItemRecord,
   decodeRecords,
@@ -49,6 +51,25 @@ export interface PipelineDependencies {
    * table, so no click is ranked against a catalog that has not been loaded yet.
    */
   readonly catalog?: LogReader;
+  /**
+   * The item-updates topic this instance publishes its item increments to and follows (with the
+   * model in replicated mode): the group's one item model. Without it the pipeline learns items
+   * from its own input alone.
+   */
+  readonly itemUpdates?: ItemUpdatesOptions;
+}
+
+export interface ItemUpdatesOptions {
+  /** Where the topic is followed (read_committed, from the restored checkpoint's offset). */
+  readonly log: FollowableLog;
+  /** Reads the topic from the checkpoint's offset at start (the replay). */
+  readonly reader: LogReader;
+  /** This instance's name in the records it writes. */
+  readonly instanceId: string;
+  /** Whether this instance is the group's checkpoint writer now (default: always). */
+  readonly writesCheckpoints?: () => boolean;
+  /** How often an idle pipeline applies what arrived (ms, default 20). */
+  readonly catchUpEveryMs?: number;
 }
 
 /**
@@ -58,6 +79,7 @@ export interface PipelineDependencies {
  */
 export function processBatches(ctx: PipelineContext): OperatorFunction<SourceBatch, CommittedBatch> {
   const stages = pipe(
+    applyItemUpdates(ctx),
     resolveWriterSchemas(ctx),
     decodeRecords(ctx),
     learnFromEvents(ctx),
@@ -85,6 +107,17 @@ export class EddyPipeline {
   private stopping = false;
 
   constructor(private readonly deps: PipelineDependencies) {
+    const updates = deps.itemUpdates;
+    if (updates !== undefined && !deps.model.replicatedItems) {
+      throw new EddyError('a pipeline with an item-updates topic needs a model in replicated mode');
+    }
+    const replica =
+      updates === undefined
+        ? null
+        : new ItemModelReplica(deps.model, deps.topics.itemUpdates, updates.instanceId, {
+            applied: (source, lastEventTime, increments) =>
+              deps.observer.itemModelApplied?.(source, lastEventTime, increments, replica?.behind ?? 0),
+          });
     this.context = {
       model: deps.model,
       recommender: new Recommender(deps.model, deps.vectorStore, deps.collections.items),
@@ -101,6 +134,8 @@ export class EddyPipeline {
       observer: deps.observer,
       userVectors: new UserVectorBuffer(deps.vectorStore, deps.collections.users),
       catalogLoadedUpTo: new Map(),
+      replica,
+      writesItemCheckpoints: updates?.writesCheckpoints ?? (() => true),
     };
   }
 
@@ -121,6 +156,13 @@ export class EddyPipeline {
         )
       : { users: 0, items: 0, records: 0 };
     observer.restored?.(restored, (performance.now() - restoreStarted) / 1000);
+    const replica = this.context.replica;
+    const updates = this.deps.itemUpdates;
+    if (replica !== null && updates !== undefined) {
+      if (restored.itemUpdatesOffset !== undefined) replica.seek(restored.itemUpdatesOffset);
+      // The checkpoint plus what the group learned since: the same item model every replica holds.
+      await replica.replay(updates.reader, (records) => observer.restoring?.(records));
+    }
     const { dimension } = this.deps.model.config;
     await this.deps.vectorStore.ensureCollection({
       name: this.deps.collections.items,
@@ -136,6 +178,7 @@ export class EddyPipeline {
     const catalog = this.deps.catalog
       ? await this.bootstrapCatalog(this.deps.catalog)
       : { catalogRecords: 0, catalogInvalid: 0 };
+    if (replica !== null && updates !== undefined) replica.follow(updates.log);
     return { ...restored, ...catalog };
   }
 
@@ -165,7 +208,7 @@ export class EddyPipeline {
             report.catalogInvalid++;
             continue;
           }
-          model.applyItem(event);
+          model.applyCatalog(event, { partition: p, offset: record.offset });
           report.catalogRecords++;
         }
       }
@@ -175,16 +218,38 @@ export class EddyPipeline {
 
   /** Processes until the source completes (or `stop()`), then writes pending user vectors. */
   async run(): Promise<void> {
-    await lastValueFrom(this.deps.source.batches().pipe(processBatches(this.context)), {
-      defaultValue: null,
-    });
+    const replica = this.context.replica;
+    // Keeps an idle instance's item model current (batches catch up before they start anyway).
+    const catchingUp =
+      replica === null
+        ? null
+        : setInterval(() => replica.catchUp(), this.deps.itemUpdates?.catchUpEveryMs ?? 20);
+    try {
+      await lastValueFrom(this.deps.source.batches().pipe(processBatches(this.context)), {
+        defaultValue: null,
+      });
+    } finally {
+      if (catchingUp !== null) clearInterval(catchingUp);
+    }
+    replica?.catchUp();
     await this.context.userVectors.flush();
-    // A last item checkpoint, so a clean shutdown loses no item learning.
+    // A last item checkpoint, so a clean shutdown replays nothing at the next start.
+    if (!this.context.writesItemCheckpoints()) return;
     const records = [
       ...itemCheckpoint(this.deps.model, this.deps.topics.itemChangelog),
-      ...rankingCheckpoint(this.deps.model, this.deps.topics.rankingChangelog, this.deps.groupId),
+      ...rankingCheckpoint(
+        this.deps.model,
+        this.deps.topics.rankingChangelog,
+        this.deps.groupId,
+        replica?.appliedOffset ?? null,
+      ),
     ];
     if (records.length > 0) await this.deps.sink.commit({ records, offsets: [], groupId: this.deps.groupId });
+  }
+
+  /** Applies what the item-updates topic brought since the last batch (e.g. before an interactive query). */
+  catchUp(): number {
+    return this.context.replica?.catchUp() ?? 0;
   }
 
   /** Graceful stop: the source stops fetching, the batch in flight completes and commits. */
@@ -192,5 +257,6 @@ export class EddyPipeline {
     if (this.stopping) return;
     this.stopping = true;
     await this.deps.source.close();
+    await this.context.replica?.close();
   }
 }

@@ -6,6 +6,7 @@ import { itemCheckpoint, rankingCheckpoint } from '../model/item-state.js';
 import type { OutgoingRecord, SourceBatch, SourceRecord, TopicPartitionOffset } from '../ports/event-log.js';
 import type { Point } from '../ports/vector-store.js';
 import { ITEM_AVAILABLE_FIELD, ITEM_CATEGORIES_FIELD } from '../recommend/recommender.js';
+import type { ForwardedCatalogChange } from './item-replica.js';
 import type { PipelineCodecs, PipelineContext } from './pipeline-context.js';
 import type {
   CommittedBatch,
@@ -42,6 +43,7 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
     const fetchedAt = performance.now();
     const clicks: DecodedClick[] = [];
     const items: DecodedBatch['items'][number][] = [];
+    const itemRecords: SourceRecord[] = [];
     const rejected: DecodedBatch['rejected'][number][] = [];
     const now = ctx.clock.now();
     const isItemTopic = batch.topic === ctx.topics.items;
@@ -51,6 +53,7 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
       try {
         if (isItemTopic) {
           items.push(decodeItemRecord(ctx.codecs, record, now));
+          itemRecords.push(record);
           if (record.offset < catalogLoadedUpTo) itemsLoadedAtStart++;
         } else clicks.push({ event: decodeClickRecord(ctx.codecs, record, now), record });
       } catch (error) {
@@ -63,7 +66,7 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
       }
     }
     ctx.observer.stage('decode', (performance.now() - fetchedAt) / 1000);
-    return { batch, fetchedAt, clicks, items, itemsLoadedAtStart, rejected };
+    return { batch, fetchedAt, clicks, items, itemRecords, itemsLoadedAtStart, rejected };
   });
 }
 
@@ -124,16 +127,43 @@ function keyMismatch(key: string | null, id: string, field: string): InvalidReco
 }
 
 /**
+ * Applies what the item-updates topic brought since the last batch (every instance's increments,
+ * this one's included) before the batch is learned from, so its lists rank with the group's
+ * item model as of now.
+ */
+export function applyItemUpdates(ctx: PipelineContext): MonoTypeOperatorFunction<SourceBatch> {
+  const replica = ctx.replica;
+  if (replica === null) return identity;
+  return map((batch) => {
+    replica.catchUp();
+    return batch;
+  });
+}
+
+/**
  * Events → model updates, in offset order. Each positive interaction is first scored against the
  * list the user was last served (test, then train). One trigger per user: a burst coalesces.
+ * With a replicated item model, the clicks' item increments and the catalog changes are only
+ * collected here: they reach the item model through the item-updates topic, on every instance.
  */
 export function learnFromEvents(ctx: PipelineContext): OperatorFunction<DecodedBatch, LearnedBatch> {
   return map((decoded) => {
     const started = performance.now();
     const { model, observer } = ctx;
     const deletedItems: string[] = [];
-    for (let i = decoded.itemsLoadedAtStart; i < decoded.items.length; i++) {
+    const forwardedCatalog: ForwardedCatalogChange[] = [];
+    for (let i = 0; i < decoded.items.length; i++) {
       const item = decoded.items[i]!;
+      if (ctx.replica !== null) {
+        const record = decoded.itemRecords[i]!;
+        // Forwarded even when this instance's start-up read applied it: other replicas may not have.
+        forwardedCatalog.push({
+          event: item,
+          position: { partition: record.partition, offset: record.offset },
+        });
+        continue;
+      }
+      if (i < decoded.itemsLoadedAtStart) continue;
       model.applyItem(item);
       if (item.op === 'delete') deletedItems.push(item.itemId);
     }
@@ -150,7 +180,7 @@ export function learnFromEvents(ctx: PipelineContext): OperatorFunction<DecodedB
       triggers.set(event.userId, { user, click });
     }
     observer.stage('learn', (performance.now() - started) / 1000);
-    return { ...decoded, triggers: [...triggers.values()], deletedItems };
+    return { ...decoded, triggers: [...triggers.values()], deletedItems, forwardedCatalog };
   });
 }
 
@@ -163,7 +193,8 @@ export function refreshVectors(ctx: PipelineContext): OperatorFunction<LearnedBa
   return concatMap(async (learned) => {
     const started = performance.now();
     const { model, vectorStore, collections } = ctx;
-    if (learned.deletedItems.length > 0) await vectorStore.delete(collections.items, learned.deletedItems);
+    const deleted = ctx.replica === null ? learned.deletedItems : ctx.replica.takeDeleted();
+    if (deleted.length > 0) await vectorStore.delete(collections.items, deleted);
     const drifted = model.items.takeDrifted();
     if (drifted.length > 0) {
       const points: Point[] = drifted.map((item) => ({
@@ -219,7 +250,7 @@ export function recommendLists(ctx: PipelineContext): OperatorFunction<LearnedBa
  * commit unit (a transaction on Kafka); only then does the source get to fetch this partition again.
  */
 export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatch, CommittedBatch> {
-  let recordsSinceCheckpoint = 0;
+  const checkpoints = new CheckpointSchedule(ctx);
   return concatMap(async (listed) => {
     const started = performance.now();
     const { batch } = listed;
@@ -247,12 +278,11 @@ export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatc
       });
     }
     for (const change of ctx.model.users.flushChangelog()) records.push(change);
-    recordsSinceCheckpoint += batch.records.length;
-    if (recordsSinceCheckpoint >= ctx.itemCheckpointEveryEvents) {
-      recordsSinceCheckpoint = 0;
-      for (const change of itemCheckpoint(ctx.model, ctx.topics.itemChangelog)) records.push(change);
-      records.push(...rankingCheckpoint(ctx.model, ctx.topics.rankingChangelog, ctx.groupId));
+    if (ctx.replica !== null) {
+      const increments = ctx.replica.outgoing(ctx.model.takeIncrements(), listed.forwardedCatalog);
+      if (increments !== null) records.push(increments);
     }
+    for (const change of checkpoints.due()) records.push(change);
     const offsets: TopicPartitionOffset[] = [];
     const last = batch.records[batch.records.length - 1];
     if (last) offsets.push({ topic: batch.topic, partition: batch.partition, offset: last.offset + 1 });
@@ -264,4 +294,37 @@ export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatc
     ctx.observer.committed(committed);
     return committed;
   });
+}
+
+/**
+ * When the item model is checkpointed: every `itemCheckpointEveryEvents` increments applied, by
+ * the group's one checkpoint writer. A checkpoint holds the items changed since the writer's
+ * previous one, so an instance that has just become the writer writes every item once.
+ */
+class CheckpointSchedule {
+  private appliedAtLast: number;
+  private wasWriter = false;
+
+  constructor(private readonly ctx: PipelineContext) {
+    this.appliedAtLast = ctx.model.incrementsApplied;
+  }
+
+  due(): OutgoingRecord[] {
+    const { ctx } = this;
+    const writer = ctx.writesItemCheckpoints();
+    if (writer && !this.wasWriter) ctx.model.items.markAllChanged();
+    this.wasWriter = writer;
+    if (!writer || ctx.model.incrementsApplied - this.appliedAtLast < ctx.itemCheckpointEveryEvents)
+      return [];
+    this.appliedAtLast = ctx.model.incrementsApplied;
+    return [
+      ...itemCheckpoint(ctx.model, ctx.topics.itemChangelog),
+      ...rankingCheckpoint(
+        ctx.model,
+        ctx.topics.rankingChangelog,
+        ctx.groupId,
+        ctx.replica?.appliedOffset ?? null,
+      ),
+    ];
+  }
 }

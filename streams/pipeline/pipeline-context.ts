@@ -6,6 +6,7 @@ import type { EventSink, SourceRecord } from '../ports/event-log.js';
 import type { Point, VectorStore } from '../ports/vector-store.js';
 import type { Recommender } from '../recommend/recommender.js';
 import type { Clock } from '../util/clock.js';
+import type { ItemModelReplica } from './item-replica.js';
 import type { PipelineObserver } from './pipeline-observer.js';
 import type { TopicNames } from './topics.js';
 
@@ -55,6 +56,16 @@ export interface PipelineContext {
    * caught up. So they are decoded (invalid ones still dead-lettered) but not applied twice.
    */
   readonly catalogLoadedUpTo: Map<number, number>;
+  /**
+   * The group's item model as a replicated table over the item-updates topic, or null when this
+   * pipeline learns items alone (a model not in replicated mode).
+   */
+  readonly replica: ItemModelReplica | null;
+  /**
+   * Whether this instance writes the item checkpoints (one writer per group, so that a checkpoint
+   * is one consistent state at one offset of the item-updates topic).
+   */
+  readonly writesItemCheckpoints: () => boolean;
 }
 
 /** User vectors waiting to be written: the latest per user wins, written as one batch. */

@@ -23,6 +23,11 @@ export interface PipelineObserver {
   restoring?(records: number): void;
   /** The changelog restore finished (before processing starts). */
   restored?(report: RestoreReport, seconds: number): void;
+  /**
+   * A record of the item-updates topic was applied to this instance's replica of the item model:
+   * written by `source`, its newest event time `lastEventTime`; `behind` records remain.
+   */
+  itemModelApplied?(source: string, lastEventTime: number, increments: number, behind: number): void;
 }
 
 export function combineObservers(...observers: PipelineObserver[]): PipelineObserver {
@@ -50,6 +55,9 @@ export function combineObservers(...observers: PipelineObserver[]): PipelineObse
     },
     restored: (report, seconds) => {
       for (const o of observers) o.restored?.(report, seconds);
+    },
+    itemModelApplied: (source, lastEventTime, increments, behind) => {
+      for (const o of observers) o.itemModelApplied?.(source, lastEventTime, increments, behind);
     },
   };
 }

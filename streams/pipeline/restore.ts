@@ -7,6 +7,8 @@ import type { TopicNames } from './topics.js';
 export interface RestoreReport {
   readonly users: number;
   readonly items: number;
+  /** The item-updates offset the item checkpoint reflects: the replay starts there. */
+  readonly itemUpdatesOffset?: number;
   /** Changelog records read (more than users + items when keys were written several times). */
   readonly records: number;
 }
@@ -34,8 +36,13 @@ export async function restoreModel(
     onProgress,
   );
   const items = await restoreItems(model, reader, topics.itemChangelog, onProgress);
-  await restoreRanking(model, reader, topics.rankingChangelog, groupId);
-  return { users: model.users.size, items: model.items.size, records: users.records + items.records };
+  const itemUpdatesOffset = await restoreRanking(model, reader, topics.rankingChangelog, groupId);
+  return {
+    users: model.users.size,
+    items: model.items.size,
+    records: users.records + items.records,
+    itemUpdatesOffset,
+  };
 }
 
 export interface PartitionRestoreReport {
@@ -84,13 +91,17 @@ export async function restoreUsers(
   return { users, records, usersByPartition };
 }
 
-/** Restores the ranking weights the group learned, from its last checkpoint; none keeps the configured ones. */
+/**
+ * Restores the ranking weights the group learned, from its last checkpoint (none keeps the
+ * configured ones), and the item model's sampling state; returns the item-updates offset the
+ * checkpoint reflects (0 when there is none: replay everything the topic still holds).
+ */
 export async function restoreRanking(
   model: EddyModel,
   reader: LogReader,
   topic: string,
   groupId: string,
-): Promise<boolean> {
+): Promise<number> {
   let latest: Uint8Array | null = null;
   const partitions = await reader.partitionsOf(topic);
   for (let p = 0; p < partitions; p++) {
@@ -98,9 +109,15 @@ export async function restoreRanking(
       for (const record of chunk) if (record.key === groupId) latest = record.value;
     }
   }
-  if (latest === null) return false;
-  model.ranking.restore(codecs.rankingState.decode(latest));
-  return true;
+  if (latest === null) return 0;
+  const record = codecs.rankingState.decode(latest);
+  model.ranking.restore(record);
+  const itemModel = record.itemModel ?? null;
+  if (itemModel === null) return 0;
+  model.items.restoreSamplingState(itemModel);
+  model.incrementsApplied = itemModel.incrementsApplied;
+  model.streamTime = Math.max(model.streamTime, itemModel.streamTime);
+  return itemModel.incrementsOffset;
 }
 
 /**

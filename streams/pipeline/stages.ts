@@ -2,6 +2,7 @@ import type { InvalidRecordError } from '../errors.js';
 import type { ClickEvent, ItemEvent, RecommendationList } from '../model/events.js';
 import type { UserPreferences } from '../model/user-preferences.js';
 import type { OutgoingRecord, SourceBatch, SourceRecord } from '../ports/event-log.js';
+import type { ForwardedCatalogChange } from './item-replica.js';
 
 /** The shapes a batch takes as it moves through the pipeline's stages. */
 
@@ -16,6 +17,8 @@ export interface DecodedBatch {
   readonly fetchedAt: number;
   readonly clicks: readonly DecodedClick[];
   readonly items: readonly ItemEvent[];
+  /** The catalog records `items` were decoded from (same order). */
+  readonly itemRecords: readonly SourceRecord[];
   /**
    * How many of `items` (a prefix: a batch holds one partition in offset order) the start-up read
    * of the catalog applied already; they are counted but not applied again.
@@ -33,6 +36,8 @@ export interface Trigger {
 export interface LearnedBatch extends DecodedBatch {
   readonly triggers: readonly Trigger[];
   readonly deletedItems: readonly string[];
+  /** Catalog changes to forward to every replica of the item model (replicated mode). */
+  readonly forwardedCatalog: readonly ForwardedCatalogChange[];
 }
 
 export interface ListedBatch extends LearnedBatch {

@@ -8,6 +8,11 @@ export interface TopicNames {
   readonly itemChangelog: string;
   /** The learned ranking weights (one record per consumer group, compacted). */
   readonly rankingChangelog: string;
+  /**
+   * What every instance's batches taught the item model (one partition, written in the batches'
+   * transactions); every instance applies all of it, so the group shares one item model.
+   */
+  readonly itemUpdates: string;
 }
 
 /** The topics a user may name (existing input and output topics); the changelogs are Eddy's own. */
@@ -22,6 +27,7 @@ export function topicNames(prefix = 'eddy', named: Partial<UserTopics> = {}): To
     userChangelog: `${prefix}.user-state-changelog`,
     itemChangelog: `${prefix}.item-state-changelog`,
     rankingChangelog: `${prefix}.ranking-state-changelog`,
+    itemUpdates: `${prefix}.item-updates`,
   };
 }
 

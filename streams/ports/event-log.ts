@@ -107,3 +107,21 @@ export interface LogReader {
   readRange(topic: string, partition: number, fromOffset: number): AsyncIterable<readonly SourceRecord[]>;
   partitionsOf(topic: string): Promise<number>;
 }
+
+/**
+ * Follows one partition from an offset to its ever-moving end, without a consumer group: how every
+ * instance applies a replicated table (the item-updates topic) in the topic's one order, as Kafka
+ * Streams' global stores do. Only committed records are handed out.
+ */
+export interface LogFollower {
+  /** The records available since the previous call, oldest first, at most `max`. Never waits. */
+  poll(max: number): readonly SourceRecord[];
+  /** Committed records known to exist beyond the last one `poll` returned. */
+  behind(): number;
+  close(): Promise<void>;
+}
+
+/** A log whose partitions can be followed (see LogFollower). */
+export interface FollowableLog {
+  follow(topic: string, partition: number, fromOffset: number): LogFollower;
+}

@@ -25,6 +25,20 @@ export class Random {
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
+  /** The generator's whole state, to checkpoint a replica that must continue the same sequence. */
+  state(): [number, number, number, number] {
+    return [this.a, this.b, this.c, this.d];
+  }
+
+  setState(state: readonly number[]): void {
+    if (state.length !== 4) throw new RangeError(`a Random state has 4 words, got ${state.length}`);
+    this.a = state[0]! >>> 0;
+    this.b = state[1]! >>> 0;
+    this.c = state[2]! >>> 0;
+    this.d = state[3]! >>> 0;
+    this.spareNormal = null;
+  }
+
   nextUint32(): number {
     const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
     this.d = (this.d + 1) >>> 0;

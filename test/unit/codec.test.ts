@@ -13,6 +13,7 @@ import {
   type SchemaName,
 } from '../../streams/codec/avro.js';
 import type {
+  ItemModelIncrementsRecord,
   ItemStateRecord,
   RankingStateRecord,
   UserStateRecord,
@@ -107,6 +108,40 @@ const rankingState: RankingStateRecord = {
   features: ['coVisitation', 'sequence'],
   weights: [1.875, -0.25],
   updates: 1234,
+  itemModel: {
+    incrementsOffset: 4321,
+    incrementsApplied: 98_765,
+    streamTime: 1_700_000_000_000,
+    negativePool: ['i-1', 'i-2'],
+    negativeCursor: 1,
+    random: [1, 2, 3, 4_000_000_000],
+  },
+};
+
+const increments: ItemModelIncrementsRecord = {
+  source: 'eddy-1',
+  clicks: [
+    {
+      itemId: 'i-3',
+      eventTime: 1_700_000_000_500,
+      engagement: 1.5,
+      embeddingStrength: 1,
+      preceding: ['i-1', 'i-2'],
+      precedingTimes: [1_700_000_000_000, 1_700_000_000_250],
+      rankingStep: [0.125, -0.5],
+    },
+    {
+      itemId: 'i-1',
+      eventTime: 1_700_000_000_600,
+      engagement: 1,
+      embeddingStrength: 0,
+      preceding: [],
+      precedingTimes: [],
+      rankingStep: null,
+    },
+  ],
+  catalog: [{ partition: 2, offset: 17, event: codecs.itemEvent.encode(item) }],
+  lastEventTime: 1_700_000_000_600,
 };
 
 const fixtures: { [N in SchemaName]: { codec: AvroCodec<unknown>; value: unknown } } = {
@@ -116,6 +151,7 @@ const fixtures: { [N in SchemaName]: { codec: AvroCodec<unknown>; value: unknown
   UserState: { codec: codecs.userState, value: userState },
   ItemState: { codec: codecs.itemState, value: itemState },
   RankingState: { codec: codecs.rankingState, value: rankingState },
+  ItemModelIncrements: { codec: codecs.itemModelIncrements, value: increments },
 };
 
 /** Single-object bytes with a hand-written body, for corrupt-record tests. */

@@ -10,6 +10,14 @@ import {
 } from '../../streams/model/ranking-learner.js';
 import { Random } from '../../streams/util/random.js';
 
+/** Learns a pick and applies the step at once, as a model replica alone does. */
+function learnAndApply(learner: RankingLearner, userId: string, itemId: string): boolean {
+  const step = new Float64Array(FEATURE_COUNT);
+  const learned = learner.learn(userId, itemId, step);
+  if (learned) learner.applyStep(step);
+  return learned;
+}
+
 function configWith(
   learning: Partial<ModelConfig['ranking']['learning']>,
   weights: Partial<ModelConfig['ranking']['weights']> = {},
@@ -52,7 +60,7 @@ describe('RankingLearner', () => {
       const picked = random.int(50);
       const { ids, features } = pool(random, 50, picked, { category: 1 });
       learner.remember('u', ids, features);
-      assert.equal(learner.learn('u', ids[picked]!), true);
+      assert.equal(learnAndApply(learner, 'u', ids[picked]!), true);
     }
     const k = column('category');
     assert.ok(learner.weights[k]! > before[k]! + 1, `category ${before[k]} → ${learner.weights[k]}`);
@@ -75,7 +83,7 @@ describe('RankingLearner', () => {
     for (let n = 0; n < 200; n++) {
       const { ids, features } = pool(random, 20, 3, { category: 1 });
       learner.remember('u', ids, features);
-      learner.learn('u', 'i3');
+      learnAndApply(learner, 'u', 'i3');
     }
     assert.equal(learner.weight('category'), 0);
   });
@@ -85,11 +93,11 @@ describe('RankingLearner', () => {
     const { ids, features } = pool(new Random(3), 10, 0);
     const prior = Array.from(learner.weights);
     learner.remember('u', ids, features);
-    assert.equal(learner.learn('u', 'not-in-the-pool'), false);
+    assert.equal(learnAndApply(learner, 'u', 'not-in-the-pool'), false);
     assert.deepEqual(Array.from(learner.weights), prior);
     // The pool was consumed by that pick: the next one has nothing to learn against.
-    assert.equal(learner.learn('u', 'i1'), false);
-    assert.equal(learner.learn('nobody', 'i1'), false);
+    assert.equal(learnAndApply(learner, 'u', 'i1'), false);
+    assert.equal(learnAndApply(learner, 'nobody', 'i1'), false);
     assert.equal(learner.updates, 0);
   });
 
@@ -98,8 +106,8 @@ describe('RankingLearner', () => {
     const { ids, features } = pool(new Random(4), 5, 0);
     for (const user of ['a', 'b', 'c', 'd']) learner.remember(user, ids, features);
     assert.equal(learner.pendingPools, 3);
-    assert.equal(learner.learn('a', 'i0'), false);
-    assert.equal(learner.learn('d', 'i0'), true);
+    assert.equal(learnAndApply(learner, 'a', 'i0'), false);
+    assert.equal(learnAndApply(learner, 'd', 'i0'), true);
   });
 
   test('learning off keeps the configured weights and no pools', () => {
@@ -108,7 +116,7 @@ describe('RankingLearner', () => {
     const { ids, features } = pool(new Random(5), 5, 0);
     learner.remember('u', ids, features);
     assert.equal(learner.pendingPools, 0);
-    assert.equal(learner.learn('u', 'i0'), false);
+    assert.equal(learnAndApply(learner, 'u', 'i0'), false);
     assert.deepEqual(
       Array.from(learner.weights),
       RANKING_FEATURES.map((f) => config.ranking.weights[f]),
@@ -157,7 +165,7 @@ describe('RankingLearner', () => {
           for (const { size, picked, values } of steps) {
             const ids = Array.from({ length: size }, (_, i) => `i${i}`);
             learner.remember('u', ids, Float32Array.from(values.slice(0, size * FEATURE_COUNT)));
-            const learned = learner.learn('u', `i${picked}`);
+            const learned = learnAndApply(learner, 'u', `i${picked}`);
             assert.equal(learned, picked < size && size > 1);
           }
           for (const w of learner.weights) assert.ok(Number.isFinite(w));

@@ -11,7 +11,9 @@ import type {
   CommitUnit,
   EventSink,
   EventSource,
+  FollowableLog,
   Headers,
+  LogFollower,
   LogReader,
   OutgoingRecord,
   SourceBatch,
@@ -56,6 +58,11 @@ export interface InMemorySourceOptions {
    * end, i.e. only records appended after subscribing (Kafka's `fromBeginning: false`).
    */
   readonly fromBeginning?: boolean;
+  /**
+   * The partitions this source reads (of every topic); default all. How several instances share
+   * one in-process log as a consumer group's members share topics: each owns a subset.
+   */
+  readonly partitions?: readonly number[];
 }
 
 const EMPTY_HEADERS: Headers = Object.freeze({});
@@ -128,7 +135,7 @@ interface TopicState {
   nextRoundRobin: number;
 }
 
-export class InMemoryLog implements LogReader {
+export class InMemoryLog implements LogReader, FollowableLog {
   private readonly topics = new Map<string, TopicState>();
   /** groupId → `topic\0partition` → next offset to read. */
   private readonly offsets = new Map<string, Map<string, number>>();
@@ -288,6 +295,26 @@ export class InMemoryLog implements LogReader {
     }
   }
 
+  /** Follows a partition from `fromOffset` (see LogFollower); the in-process log has no open transactions. */
+  follow(topic: string, partition: number, fromOffset: number): LogFollower {
+    const log = this.partitionLog(topic, partition);
+    let position = fromOffset;
+    return {
+      poll: (max) => {
+        position = Math.max(position, log.startOffset);
+        if (position >= log.endOffset) return [];
+        const from = log.indexOf(position);
+        const to = Math.min(from + max, log.indexOf(log.endOffset));
+        if (from >= to) return [];
+        const chunk = log.records.slice(from, to);
+        position = chunk[chunk.length - 1]!.offset + 1;
+        return chunk;
+      },
+      behind: () => Math.max(0, log.endOffset - Math.max(position, log.startOffset)),
+      close: async () => {},
+    };
+  }
+
   source(options: InMemorySourceOptions): EventSource {
     if (typeof options.groupId !== 'string' || options.groupId === '') {
       throw new EddyError(
@@ -402,6 +429,7 @@ export class InMemoryLog implements LogReader {
     const cursors: Cursor[] = [];
     for (const name of options.topics) {
       for (const log of this.topic(name).partitions) {
+        if (options.partitions !== undefined && !options.partitions.includes(log.partition)) continue;
         const committed = this.committed(options.groupId, name, log.partition);
         const start = committed ?? (options.fromBeginning === false ? log.endOffset : log.startOffset);
         cursors.push(new Cursor(log, start));

@@ -1,0 +1,169 @@
+import { codecs } from '../codec/avro.js';
+import type { CatalogChangeRecord, ItemModelIncrementsRecord } from '../codec/state-records.js';
+import type { CatalogPosition, EddyModel, ItemModelIncrement } from '../model/eddy-model.js';
+import type { ItemEvent } from '../model/events.js';
+import type {
+  FollowableLog,
+  LogFollower,
+  LogReader,
+  OutgoingRecord,
+  SourceRecord,
+} from '../ports/event-log.js';
+
+/** Records applied per `catchUp` call at most, so one call cannot hold the event loop for long. */
+const MAX_RECORDS_PER_CATCH_UP = 4_096;
+
+/** What the replica reports as it applies the topic (metrics). */
+export interface ReplicaObserver {
+  /** A record from `source` was applied; `lastEventTime` is its newest event time. */
+  applied(source: string, lastEventTime: number, increments: number): void;
+}
+
+/** A catalog change read by this instance, to be forwarded to every replica with its position. */
+export interface ForwardedCatalogChange {
+  readonly event: ItemEvent;
+  readonly position: CatalogPosition;
+}
+
+/**
+ * The group's item model as a replicated table (Kafka Streams' global store, built on the
+ * item-updates topic). Each instance publishes what its batches taught the item model, in the
+ * batch's transaction; every instance applies the whole topic — its own records included — in
+ * the topic's one order (one partition), so every replica holds the same item model, learned from
+ * every click whichever instance consumed it. A checkpoint records the offset it reflects, so a
+ * restore is the checkpoint plus a replay from there: nothing lost, nothing applied twice.
+ */
+export class ItemModelReplica {
+  /** The next offset of the topic to apply. */
+  private position = 0;
+  private follower: LogFollower | null = null;
+  /** Items withdrawn by applied catalog changes since the last `takeDeleted`. */
+  private readonly deleted: string[] = [];
+  private readonly lastEventTimes = new Map<string, number>();
+
+  constructor(
+    private readonly model: EddyModel,
+    readonly topic: string,
+    /** This instance's name in the records it writes. */
+    readonly source: string,
+    private readonly observer: ReplicaObserver | null = null,
+  ) {}
+
+  /** The next offset to apply: everything before it is in the model. */
+  get appliedOffset(): number {
+    return this.position;
+  }
+
+  /** Records of the topic committed but not yet applied (0 before following). */
+  get behind(): number {
+    return this.follower?.behind() ?? 0;
+  }
+
+  /** Newest event time applied per writing instance. */
+  get newestEventTimes(): ReadonlyMap<string, number> {
+    return this.lastEventTimes;
+  }
+
+  /** Where a restored checkpoint left off: the replay and the following start here. */
+  seek(offset: number): void {
+    this.position = offset;
+  }
+
+  /** Applies the topic from the current position to its end as it is now (restore). */
+  async replay(reader: LogReader, onProgress?: (records: number) => void): Promise<number> {
+    let records = 0;
+    for await (const chunk of reader.readRange(this.topic, 0, this.position)) {
+      for (const record of chunk) this.apply(record);
+      records += chunk.length;
+      onProgress?.(chunk.length);
+    }
+    return records;
+  }
+
+  /** Follows the topic from the current position; `catchUp` then applies what arrived. */
+  follow(log: FollowableLog): void {
+    this.follower = log.follow(this.topic, 0, this.position);
+  }
+
+  /** Applies the records that arrived since the last call (bounded per call); returns how many. */
+  catchUp(): number {
+    const follower = this.follower;
+    if (follower === null) return 0;
+    let applied = 0;
+    while (applied < MAX_RECORDS_PER_CATCH_UP) {
+      const records = follower.poll(MAX_RECORDS_PER_CATCH_UP - applied);
+      if (records.length === 0) break;
+      for (const record of records) this.apply(record);
+      applied += records.length;
+    }
+    return applied;
+  }
+
+  /** Items the applied catalog changes withdrew since the last call (to delete from the vector store). */
+  takeDeleted(): string[] {
+    return this.deleted.splice(0, this.deleted.length);
+  }
+
+  async close(): Promise<void> {
+    const follower = this.follower;
+    this.follower = null;
+    await follower?.close();
+  }
+
+  /**
+   * The record that publishes a batch's increments and forwarded catalog changes, or null when the
+   * batch taught the item model nothing. One partition, so the topic has one order.
+   */
+  outgoing(
+    increments: readonly ItemModelIncrement[],
+    catalog: readonly ForwardedCatalogChange[],
+  ): OutgoingRecord | null {
+    if (increments.length === 0 && catalog.length === 0) return null;
+    let lastEventTime = 0;
+    for (const increment of increments) lastEventTime = Math.max(lastEventTime, increment.eventTime);
+    for (const change of catalog) lastEventTime = Math.max(lastEventTime, change.event.updatedAt);
+    const record: ItemModelIncrementsRecord = {
+      source: this.source,
+      clicks: increments.map((increment) => ({
+        itemId: increment.itemId,
+        eventTime: increment.eventTime,
+        engagement: increment.engagement,
+        embeddingStrength: increment.embeddingStrength,
+        preceding: [...increment.preceding],
+        precedingTimes: [...increment.precedingTimes],
+        rankingStep: increment.rankingStep === null ? null : [...increment.rankingStep],
+      })),
+      catalog: catalog.map(
+        (change): CatalogChangeRecord => ({
+          partition: change.position.partition,
+          offset: change.position.offset,
+          event: codecs.itemEvent.encode(change.event),
+        }),
+      ),
+      lastEventTime,
+    };
+    return {
+      topic: this.topic,
+      key: this.source,
+      value: codecs.itemModelIncrements.encode(record),
+      partition: 0,
+    };
+  }
+
+  private apply(record: SourceRecord): void {
+    this.position = record.offset + 1;
+    // Aborted transactions never reach a read_committed reader; a null value is nothing to apply.
+    if (record.value === null) return;
+    const increments = codecs.itemModelIncrements.decode(record.value);
+    for (const change of increments.catalog) {
+      const event = codecs.itemEvent.decode(change.event);
+      const applied = this.model.applyCatalog(event, { partition: change.partition, offset: change.offset });
+      if (applied && event.op === 'delete') this.deleted.push(event.itemId);
+    }
+    for (const increment of increments.clicks) this.model.applyIncrement(increment);
+    const previous = this.lastEventTimes.get(increments.source) ?? 0;
+    if (increments.lastEventTime > previous)
+      this.lastEventTimes.set(increments.source, increments.lastEventTime);
+    this.observer?.applied(increments.source, increments.lastEventTime, increments.clicks.length);
+  }
+}
