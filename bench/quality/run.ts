@@ -41,6 +41,7 @@ import {
   ABLATIONS,
   createMethod,
   DEFAULT_GRIDS,
+  eddyConfig,
   type GridFile,
   isMethodName,
   METHOD_NAMES,
@@ -113,6 +114,11 @@ Methods and configuration:
 Output:
   --out <dir>          default out/quality-<dataset>/ under the repository root; receives
                        results.json, windows.csv and chart.png (or tuned.json with --tune)
+  --instances <list>   also run eddy as N instances over 8 partitions sharing one item model through
+                       the item-updates topic (each a real pipeline on the in-process log), for
+                       each N in the list (1..8), e.g. 1,2,4,8; named eddy-x<N>
+  --isolated           with --instances: also eddy-x<N>-isolated, each instance learning items from
+                       its own partitions alone (how Eddy scaled out before the shared item model)
   --window <n>         events per point of the windowed curve (default ${formatCount(DEFAULT_HARNESS_OPTIONS.window)})
   --help               show this text
 
@@ -140,6 +146,10 @@ interface Settings {
   readonly tuned: string | null | false;
   readonly out: string | null;
   readonly window: number;
+  /** Instance counts Eddy also runs with (one shared item model), e.g. [1, 2, 4, 8]; empty: none. */
+  readonly instances: readonly number[];
+  /** With `instances`: also each count with items learned per instance alone (the old design). */
+  readonly isolated: boolean;
 }
 
 function parseOptions(argv: readonly string[]) {
@@ -169,6 +179,8 @@ function parseOptions(argv: readonly string[]) {
       defaults: { type: 'boolean' },
       out: { type: 'string' },
       window: { type: 'string' },
+      instances: { type: 'string' },
+      isolated: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -280,7 +292,20 @@ function parseSettings(argv: readonly string[]): Settings | null {
     tuned: values.defaults === true ? false : (values.tuned ?? null),
     out: values.out ?? null,
     window: integerFlag('window', values.window, undefined) ?? DEFAULT_HARNESS_OPTIONS.window,
+    instances: parseInstances(values.instances),
+    isolated: values.isolated === true,
   };
+}
+
+function parseInstances(text: string | undefined): number[] {
+  if (text === undefined) return [];
+  const counts = text.split(',').map((part) => Number(part.trim()));
+  for (const n of counts) {
+    if (!Number.isInteger(n) || n < 1 || n > 8) {
+      throw new UsageError(`--instances must be a comma-separated list of integers 1..8, got ${text}`);
+    }
+  }
+  return counts;
 }
 
 function loadDataset(settings: Settings): PreparedDataset {
@@ -392,6 +417,22 @@ async function evaluate(
     const overrides = tuned[family] ?? {};
     const source = sourceOf(family);
     plan.push({ family, name: family, overrides, source, create: () => createMethod(family, overrides) });
+    if (family === 'eddy') {
+      for (const instances of settings.instances) {
+        const deployments = settings.isolated && instances > 1 ? [true, false] : [true];
+        for (const sharedItemModel of deployments) {
+          const name = `eddy-x${instances}${sharedItemModel ? '' : '-isolated'}`;
+          plan.push({
+            family,
+            name,
+            overrides,
+            source: `${source}, ${instances} instance(s) over 8 partitions, ${sharedItemModel ? 'one shared item model' : 'items learned per instance alone'}`,
+            create: () =>
+              new EddyMethod(eddyConfig(overrides), name, { instances, partitions: 8, sharedItemModel }),
+          });
+        }
+      }
+    }
     if (family === 'eddy' && settings.ablation) {
       for (const ablation of ABLATIONS) {
         const name = `eddy-no-${ablation.signal}`;

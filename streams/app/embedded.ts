@@ -11,7 +11,7 @@ import { userPreferencesSerde } from '../model/user-state-serde.js';
 import { instrumentVectorStore } from '../observe/instrumented-vector-store.js';
 import type { EddyMetrics, PartitionLag } from '../observe/metrics.js';
 import { RunStats } from '../observe/run-stats.js';
-import { type CatalogReport, EddyPipeline } from '../pipeline/eddy-pipeline.js';
+import { type CatalogReport, EddyPipeline, type ItemUpdatesOptions } from '../pipeline/eddy-pipeline.js';
 import { combineObservers, type PipelineObserver } from '../pipeline/pipeline-observer.js';
 import type { RestoreReport } from '../pipeline/restore.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
@@ -51,6 +51,12 @@ export interface EmbeddedOptions {
   readonly ownedPartitions?: readonly number[];
   /** This instance's name in the item-updates records it writes (default `embedded-0`). */
   readonly instanceId?: string;
+  /**
+   * Share the item model with the group's other instances through the item-updates topic
+   * (default). `false` learns items from this instance's own input alone: only for measuring
+   * what sharing is worth.
+   */
+  readonly sharedItemModel?: boolean;
 }
 
 /**
@@ -92,7 +98,8 @@ export class EmbeddedEddy {
       changelogTopic: this.topics.userChangelog,
       serde: userPreferencesSerde,
     });
-    this.model = new EddyModel(options.model, this.users, { replicatedItems: true });
+    const shared = options.sharedItemModel ?? true;
+    this.model = new EddyModel(options.model, this.users, { replicatedItems: shared });
     const owned = options.ownedPartitions;
     this.stats = new RunStats(this.model, options.metrics ?? null, this.topics.items);
     this.source = this.log.source({
@@ -126,14 +133,18 @@ export class EmbeddedEddy {
       modelVersion: MODEL_VERSION,
       catalog: this.log,
       changelogs: this.log,
-      itemUpdates: {
-        log: this.log,
-        reader: this.log,
-        instanceId: options.instanceId ?? 'embedded-0',
-        // One checkpoint writer per group: the owner of the first clicks partition.
-        writesCheckpoints: () => owned === undefined || owned.includes(0),
-      },
+      ...(shared ? { itemUpdates: this.itemUpdates(owned) } : {}),
     });
+  }
+
+  private itemUpdates(owned: readonly number[] | undefined): ItemUpdatesOptions {
+    return {
+      log: this.log,
+      reader: this.log,
+      instanceId: this.options.instanceId ?? 'embedded-0',
+      // One checkpoint writer per group: the owner of the first clicks partition.
+      writesCheckpoints: () => owned === undefined || owned.includes(0),
+    };
   }
 
   /** Records not yet committed by the pipeline, over the input topics. */

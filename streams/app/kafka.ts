@@ -133,7 +133,8 @@ export class KafkaEddy {
       changelogTopic: this.topics.userChangelog,
       serde: userPreferencesSerde,
     });
-    this.model = new EddyModel(options.model, this.users);
+    // The item side is the group's: learned from the item-updates topic every instance writes.
+    this.model = new EddyModel(options.model, this.users, { replicatedItems: true });
     this.stats = new RunStats(this.model, metrics, this.topics.items);
     const store = options.vectorStore ?? new ExactVectorIndex();
     // The Qdrant adapter measures its own requests; only the in-process index needs wrapping.
@@ -220,6 +221,14 @@ export class KafkaEddy {
         : {}),
       // Users are restored per assigned partition (onAssigned), not all at start.
       catalog: this.reader,
+      itemUpdates: {
+        log: this.reader,
+        reader: this.reader,
+        instanceId: options.instanceId,
+        // One checkpoint writer per group: whoever owns the first clicks partition now.
+        writesCheckpoints: () =>
+          this.source.assignment().some((tp) => tp.topic === this.topics.clicks && tp.partition === 0),
+      },
     });
     this.queries = new UserQueries({
       model: this.model,
@@ -267,11 +276,18 @@ export class KafkaEddy {
     const items = await restoreItems(this.model, this.reader, this.topics.itemChangelog, (n) =>
       this.observer.restoring?.(n),
     );
-    await restoreRanking(this.model, this.reader, this.topics.rankingChangelog, this.options.groupId);
+    const itemUpdatesOffset = await restoreRanking(
+      this.model,
+      this.reader,
+      this.topics.rankingChangelog,
+      this.options.groupId,
+    );
     this.observer.restored?.(
-      { users: 0, items: items.items, records: items.records },
+      { users: 0, items: items.items, records: items.records, itemUpdatesOffset },
       (performance.now() - restoreStarted) / 1000,
     );
+    // prepare() replays the item-updates topic from the checkpoint's offset, then follows it.
+    this.pipeline.context.replica?.seek(itemUpdatesOffset);
     const prepared = await this.pipeline.prepare();
     this.prepared = true;
     const running = this.pipeline.run().finally(() => this.close());
@@ -381,5 +397,7 @@ export function eddyTopicSpecs(topics: TopicNames, partitions: number): TopicSpe
     { name: topics.userChangelog, partitions, cleanupPolicy: 'compact', copartitionedWith: topics.clicks },
     { name: topics.itemChangelog, partitions, cleanupPolicy: 'compact' },
     { name: topics.rankingChangelog, partitions, cleanupPolicy: 'compact' },
+    // One partition: one order in which every replica applies the group's item increments.
+    { name: topics.itemUpdates, partitions: 1 },
   ];
 }

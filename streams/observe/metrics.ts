@@ -232,6 +232,41 @@ export class EddyMetrics {
     },
   });
 
+  // --- The group's shared item model (the item-updates topic)
+
+  private readonly itemModelNewest = new Map<string, number>();
+  readonly itemModelLagSeconds = new Gauge({
+    name: 'eddy_item_model_lag_seconds',
+    help: "Now minus the event time of the newest item-updates record this instance applied, per writing instance (source): how far this replica of the group's item model trails what each instance learned.",
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+    collect: () => {
+      const now = Date.now();
+      for (const [source, newest] of this.itemModelNewest) {
+        this.itemModelLagSeconds.set({ source }, Math.max(0, (now - newest) / 1000));
+      }
+    },
+  });
+  readonly itemModelRecordsBehind = new Gauge({
+    name: 'eddy_item_model_records_behind',
+    help: 'Records of the item-updates topic committed but not yet applied to this replica of the item model.',
+    registers: [this.registry],
+  });
+  readonly itemModelIncrementsTotal = new Counter({
+    name: 'eddy_item_model_increments_applied_total',
+    help: 'Click increments applied to this replica of the item model, per writing instance (its own included).',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
+
+  /** An item-updates record was applied (see PipelineObserver.itemModelApplied). */
+  itemModelApplied(source: string, lastEventTime: number, increments: number, behind: number): void {
+    if (lastEventTime > (this.itemModelNewest.get(source) ?? 0))
+      this.itemModelNewest.set(source, lastEventTime);
+    if (increments > 0) this.itemModelIncrementsTotal.inc({ source }, increments);
+    this.itemModelRecordsBehind.set(behind);
+  }
+
   // --- Ranking weights learned online from users' picks
 
   readonly rankingWeight = new Gauge({

@@ -122,6 +122,10 @@ export class RunStats implements PipelineObserver {
     this.metrics?.restoreSeconds.set(seconds);
   }
 
+  itemModelApplied(source: string, lastEventTime: number, increments: number, behind: number): void {
+    this.metrics?.itemModelApplied(source, lastEventTime, increments, behind);
+  }
+
   committed(batch: CommittedBatch): void {
     const m = this.metrics;
     this.clicks += batch.clicks.length;

@@ -96,6 +96,7 @@ export class ItemModelReplica {
       for (const record of records) this.apply(record);
       applied += records.length;
     }
+    this.position = Math.max(this.position, follower.position());
     return applied;
   }
 

@@ -118,6 +118,11 @@ export interface LogFollower {
   poll(max: number): readonly SourceRecord[];
   /** Committed records known to exist beyond the last one `poll` returned. */
   behind(): number;
+  /**
+   * The next offset to read: everything below it was handed out by `poll` or was never a record
+   * to hand out (a transaction marker, an aborted record).
+   */
+  position(): number;
   close(): Promise<void>;
 }
 

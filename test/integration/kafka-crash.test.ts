@@ -274,6 +274,44 @@ describe('crash: kill -9 mid-stream, restart, exactly-once', { skip: SKIP_KAFKA 
     }
     assert.equal((await readCommitted(kafka, admin, topics.deadLetters)).length, 0);
 
+    // Exactly-once for the shared item model: under read_committed the item-updates topic holds
+    // each engaged click's increment once — the same multiset as the uninterrupted run's (their
+    // order differs between any two runs over several partitions, as batches interleave) — and
+    // the checkpoint written at the clean shutdown reflects all of it.
+    const incrementsOf = async (names: TopicNames): Promise<string[]> =>
+      (await readCommitted(kafka, admin, names.itemUpdates))
+        .flatMap((r) => codecs.itemModelIncrements.decode(r.value ?? new Uint8Array(0)).clicks)
+        .map((i) => `${i.itemId}@${i.eventTime}<${i.preceding.join(',')}`)
+        .sort();
+    const [increments, refIncrements] = [await incrementsOf(topics), await incrementsOf(refTopics)];
+    assert.ok(refIncrements.length > 0);
+    assert.deepEqual(increments, refIncrements, 'item increments: none lost, none applied twice');
+    for (const [group, names, count] of [
+      [refPrefix, refTopics, refIncrements.length],
+      [prefix, topics, increments.length],
+    ] as const) {
+      const header = codecs.rankingState.decode(
+        latestPerKey(await readCommitted(kafka, admin, names.rankingChangelog)).get(group) ??
+          new Uint8Array(0),
+      ).itemModel;
+      assert.ok(header, `${group}: the checkpoint says where it stands in the item-updates topic`);
+      assert.equal(header.incrementsApplied, count, `${group}: the last checkpoint reflects every increment`);
+      const interactions = new Map(
+        [...latestPerKey(await readCommitted(kafka, admin, names.itemChangelog))].flatMap(([key, value]) =>
+          value === null ? [] : [[key, codecs.itemState.decode(value).interactions] as const],
+        ),
+      );
+      if (group === prefix) {
+        const refInteractions = new Map(
+          [...latestPerKey(await readCommitted(kafka, admin, refTopics.itemChangelog))].flatMap(
+            ([key, value]) =>
+              value === null ? [] : [[key, codecs.itemState.decode(value).interactions] as const],
+          ),
+        );
+        assert.deepEqual(interactions, refInteractions, 'interactions per item as without crashes');
+      }
+    }
+
     // The learned ranking weights were checkpointed under the group's key at the clean shutdown
     // (not compared with the reference: pools in memory at a kill are lost, so fewer picks are learned).
     for (const [group, names] of [

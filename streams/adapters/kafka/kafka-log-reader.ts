@@ -15,8 +15,9 @@ import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { EddyError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../observe/logger.js';
 import type { EddyMetrics } from '../../observe/metrics.js';
-import type { LogReader, SourceRecord } from '../../ports/event-log.js';
+import type { FollowableLog, LogFollower, LogReader, SourceRecord } from '../../ports/event-log.js';
 import { describeError, retryRetriable, timed, toSourceRecord } from './kafka-client.js';
+import { KafkaLogFollower } from './kafka-log-follower.js';
 
 export interface KafkaLogReaderOptions {
   readonly kafka: Kafka;
@@ -35,7 +36,7 @@ export interface PartitionEnds {
   readonly end: number;
 }
 
-export class KafkaLogReader implements LogReader {
+export class KafkaLogReader implements LogReader, FollowableLog {
   private admin: Admin | null = null;
   private connecting: Promise<Admin> | null = null;
   private readonly logger: Logger;
@@ -87,6 +88,18 @@ export class KafkaLogReader implements LogReader {
       if (!ok) this.metrics?.kafkaErrorsTotal.inc({ operation: 'restore' });
       await this.deleteGroup(read.groupId);
     }
+  }
+
+  /** Follows a partition from `fromOffset` for as long as the follower is open (see KafkaLogFollower). */
+  follow(topic: string, partition: number, fromOffset: number): LogFollower {
+    return new KafkaLogFollower({
+      kafka: this.options.kafka,
+      groupPrefix: `${this.options.groupPrefix}.follow`,
+      topic,
+      partition,
+      fromOffset,
+      logger: this.logger,
+    });
   }
 
   async close(): Promise<void> {

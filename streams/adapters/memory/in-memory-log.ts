@@ -311,6 +311,7 @@ export class InMemoryLog implements LogReader, FollowableLog {
         return chunk;
       },
       behind: () => Math.max(0, log.endOffset - Math.max(position, log.startOffset)),
+      position: () => position,
       close: async () => {},
     };
   }
