@@ -84,7 +84,8 @@ export interface ClickIncrementRecord {
   engagement: number;
   embeddingStrength: number;
   preceding: string[];
-  precedingTimes: number[];
+  /** eventTime minus each preceding item's event time. */
+  precedingAgoMs: number[];
   rankingStep: number[] | null;
 }
 

@@ -131,7 +131,7 @@ export class ItemModelReplica {
         engagement: increment.engagement,
         embeddingStrength: increment.embeddingStrength,
         preceding: [...increment.preceding],
-        precedingTimes: [...increment.precedingTimes],
+        precedingAgoMs: increment.precedingTimes.map((t) => increment.eventTime - t),
         rankingStep: increment.rankingStep === null ? null : [...increment.rankingStep],
       })),
       catalog: catalog.map(
@@ -161,7 +161,17 @@ export class ItemModelReplica {
       const applied = this.model.applyCatalog(event, { partition: change.partition, offset: change.offset });
       if (applied && event.op === 'delete') this.deleted.push(event.itemId);
     }
-    for (const increment of increments.clicks) this.model.applyIncrement(increment);
+    for (const click of increments.clicks) {
+      this.model.applyIncrement({
+        itemId: click.itemId,
+        eventTime: click.eventTime,
+        engagement: click.engagement,
+        embeddingStrength: click.embeddingStrength,
+        preceding: click.preceding,
+        precedingTimes: click.precedingAgoMs.map((ago) => click.eventTime - ago),
+        rankingStep: click.rankingStep,
+      });
+    }
     const previous = this.lastEventTimes.get(increments.source) ?? 0;
     if (increments.lastEventTime > previous)
       this.lastEventTimes.set(increments.source, increments.lastEventTime);

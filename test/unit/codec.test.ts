@@ -127,7 +127,7 @@ const increments: ItemModelIncrementsRecord = {
       engagement: 1.5,
       embeddingStrength: 1,
       preceding: ['i-1', 'i-2'],
-      precedingTimes: [1_700_000_000_000, 1_700_000_000_250],
+      precedingAgoMs: [500, 250],
       rankingStep: [0.125, -0.5],
     },
     {
@@ -136,7 +136,7 @@ const increments: ItemModelIncrementsRecord = {
       engagement: 1,
       embeddingStrength: 0,
       preceding: [],
-      precedingTimes: [],
+      precedingAgoMs: [],
       rankingStep: null,
     },
   ],
