@@ -259,8 +259,24 @@ export class EddyMetrics {
     registers: [this.registry],
   });
 
+  readonly itemModelPropagationSeconds = new Histogram({
+    name: 'eddy_item_model_propagation_seconds',
+    help: 'Per item-updates record: from its append to the topic (the writing batch committed) to this replica applying it.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
   /** An item-updates record was applied (see PipelineObserver.itemModelApplied). */
-  itemModelApplied(source: string, lastEventTime: number, increments: number, behind: number): void {
+  itemModelApplied(
+    source: string,
+    lastEventTime: number,
+    increments: number,
+    behind: number,
+    appendedAt?: number,
+  ): void {
+    if (appendedAt !== undefined) {
+      this.itemModelPropagationSeconds.observe(Math.max(0, (Date.now() - appendedAt) / 1000));
+    }
     if (lastEventTime > (this.itemModelNewest.get(source) ?? 0))
       this.itemModelNewest.set(source, lastEventTime);
     if (increments > 0) this.itemModelIncrementsTotal.inc({ source }, increments);

@@ -122,8 +122,14 @@ export class RunStats implements PipelineObserver {
     this.metrics?.restoreSeconds.set(seconds);
   }
 
-  itemModelApplied(source: string, lastEventTime: number, increments: number, behind: number): void {
-    this.metrics?.itemModelApplied(source, lastEventTime, increments, behind);
+  itemModelApplied(
+    source: string,
+    lastEventTime: number,
+    increments: number,
+    behind: number,
+    appendedAt?: number,
+  ): void {
+    this.metrics?.itemModelApplied(source, lastEventTime, increments, behind, appendedAt);
   }
 
   committed(batch: CommittedBatch): void {

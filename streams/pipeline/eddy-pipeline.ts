@@ -115,8 +115,14 @@ export class EddyPipeline {
       updates === undefined
         ? null
         : new ItemModelReplica(deps.model, deps.topics.itemUpdates, updates.instanceId, {
-            applied: (source, lastEventTime, increments) =>
-              deps.observer.itemModelApplied?.(source, lastEventTime, increments, replica?.behind ?? 0),
+            applied: (source, lastEventTime, increments, appendedAt) =>
+              deps.observer.itemModelApplied?.(
+                source,
+                lastEventTime,
+                increments,
+                replica?.behind ?? 0,
+                appendedAt,
+              ),
           });
     this.context = {
       model: deps.model,

@@ -15,8 +15,11 @@ const MAX_RECORDS_PER_CATCH_UP = 4_096;
 
 /** What the replica reports as it applies the topic (metrics). */
 export interface ReplicaObserver {
-  /** A record from `source` was applied; `lastEventTime` is its newest event time. */
-  applied(source: string, lastEventTime: number, increments: number): void;
+  /**
+   * A record from `source` was applied; `lastEventTime` is its newest event time; `appendedAt` its
+   * log timestamp when it was applied while following (not during a restore's replay).
+   */
+  applied(source: string, lastEventTime: number, increments: number, appendedAt?: number): void;
 }
 
 /** A catalog change read by this instance, to be forwarded to every replica with its position. */
@@ -73,7 +76,7 @@ export class ItemModelReplica {
   async replay(reader: LogReader, onProgress?: (records: number) => void): Promise<number> {
     let records = 0;
     for await (const chunk of reader.readRange(this.topic, 0, this.position)) {
-      for (const record of chunk) this.apply(record);
+      for (const record of chunk) this.apply(record, false);
       records += chunk.length;
       onProgress?.(chunk.length);
     }
@@ -93,7 +96,7 @@ export class ItemModelReplica {
     while (applied < MAX_RECORDS_PER_CATCH_UP) {
       const records = follower.poll(MAX_RECORDS_PER_CATCH_UP - applied);
       if (records.length === 0) break;
-      for (const record of records) this.apply(record);
+      for (const record of records) this.apply(record, true);
       applied += records.length;
     }
     this.position = Math.max(this.position, follower.position());
@@ -151,7 +154,7 @@ export class ItemModelReplica {
     };
   }
 
-  private apply(record: SourceRecord): void {
+  private apply(record: SourceRecord, following: boolean): void {
     this.position = record.offset + 1;
     // Aborted transactions never reach a read_committed reader; a null value is nothing to apply.
     if (record.value === null) return;
@@ -175,6 +178,11 @@ export class ItemModelReplica {
     const previous = this.lastEventTimes.get(increments.source) ?? 0;
     if (increments.lastEventTime > previous)
       this.lastEventTimes.set(increments.source, increments.lastEventTime);
-    this.observer?.applied(increments.source, increments.lastEventTime, increments.clicks.length);
+    this.observer?.applied(
+      increments.source,
+      increments.lastEventTime,
+      increments.clicks.length,
+      following ? record.timestamp : undefined,
+    );
   }
 }

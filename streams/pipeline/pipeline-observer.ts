@@ -25,9 +25,16 @@ export interface PipelineObserver {
   restored?(report: RestoreReport, seconds: number): void;
   /**
    * A record of the item-updates topic was applied to this instance's replica of the item model:
-   * written by `source`, its newest event time `lastEventTime`; `behind` records remain.
+   * written by `source`, its newest event time `lastEventTime`; `behind` records remain;
+   * `appendedAt` is when the record was appended (its log timestamp), during following only.
    */
-  itemModelApplied?(source: string, lastEventTime: number, increments: number, behind: number): void;
+  itemModelApplied?(
+    source: string,
+    lastEventTime: number,
+    increments: number,
+    behind: number,
+    appendedAt?: number,
+  ): void;
 }
 
 export function combineObservers(...observers: PipelineObserver[]): PipelineObserver {
@@ -56,8 +63,8 @@ export function combineObservers(...observers: PipelineObserver[]): PipelineObse
     restored: (report, seconds) => {
       for (const o of observers) o.restored?.(report, seconds);
     },
-    itemModelApplied: (source, lastEventTime, increments, behind) => {
-      for (const o of observers) o.itemModelApplied?.(source, lastEventTime, increments, behind);
+    itemModelApplied: (source, lastEventTime, increments, behind, appendedAt) => {
+      for (const o of observers) o.itemModelApplied?.(source, lastEventTime, increments, behind, appendedAt);
     },
   };
 }
