@@ -78,6 +78,9 @@ export interface KafkaStartReport {
   readonly items: number;
   readonly itemRecords: number;
   readonly catalogRecords: number;
+  /** Item-updates records replayed on top of the item checkpoint, and the offset followed from. */
+  readonly itemUpdatesReplayed: number;
+  readonly itemUpdatesOffset: number;
   readonly catalogInvalid: number;
   readonly createdTopics: readonly string[];
 }
@@ -297,6 +300,8 @@ export class KafkaEddy {
         items: items.items,
         itemRecords: items.records,
         catalogRecords: prepared.catalogRecords,
+        itemUpdatesReplayed: prepared.itemUpdatesReplayed ?? 0,
+        itemUpdatesOffset: prepared.itemUpdatesOffset ?? 0,
         catalogInvalid: prepared.catalogInvalid,
         createdTopics,
       },

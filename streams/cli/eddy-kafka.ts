@@ -92,6 +92,8 @@ export async function runKafkaMode(
       items: report.items,
       itemChangelogRecords: report.itemRecords,
       catalogRecords: report.catalogRecords,
+      itemUpdatesReplayed: report.itemUpdatesReplayed,
+      itemUpdatesOffset: report.itemUpdatesOffset,
       catalogInvalid: report.catalogInvalid,
       createdTopics: report.createdTopics.length,
     });

@@ -100,6 +100,10 @@ export interface CatalogReport {
   readonly catalogRecords: number;
   /** Records skipped as invalid (the source dead-letters them when it reaches them). */
   readonly catalogInvalid: number;
+  /** Item-updates records replayed on top of the item checkpoint (0 without a shared item model). */
+  readonly itemUpdatesReplayed?: number;
+  /** The item-updates offset the replica follows from. */
+  readonly itemUpdatesOffset?: number;
 }
 
 export class EddyPipeline {
@@ -164,10 +168,11 @@ export class EddyPipeline {
     observer.restored?.(restored, (performance.now() - restoreStarted) / 1000);
     const replica = this.context.replica;
     const updates = this.deps.itemUpdates;
+    let replayed = 0;
     if (replica !== null && updates !== undefined) {
       if (restored.itemUpdatesOffset !== undefined) replica.seek(restored.itemUpdatesOffset);
       // The checkpoint plus what the group learned since: the same item model every replica holds.
-      await replica.replay(updates.reader, (records) => observer.restoring?.(records));
+      replayed = await replica.replay(updates.reader, (records) => observer.restoring?.(records));
     }
     const { dimension } = this.deps.model.config;
     await this.deps.vectorStore.ensureCollection({
@@ -185,7 +190,11 @@ export class EddyPipeline {
       ? await this.bootstrapCatalog(this.deps.catalog)
       : { catalogRecords: 0, catalogInvalid: 0 };
     if (replica !== null && updates !== undefined) replica.follow(updates.log);
-    return { ...restored, ...catalog };
+    return {
+      ...restored,
+      ...catalog,
+      ...(replica === null ? {} : { itemUpdatesReplayed: replayed, itemUpdatesOffset: replica.appliedOffset }),
+    };
   }
 
   /**
