@@ -126,7 +126,9 @@ export class EddyMethod implements StreamingMethod {
 
   async serve(userId: string, k: number): Promise<readonly string[]> {
     const eddy = this.ownerOf(userId);
-    eddy.pipeline.catchUp();
+    while (eddy.pipeline.catchUp() > 0) {
+      // Everything the group committed so far, as before the owner's next batch.
+    }
     const user = eddy.model.userOrNew(userId);
     const [list] = await eddy.pipeline.context.recommender.recommend([user], k);
     return (list ?? []).map((item) => item.itemId);

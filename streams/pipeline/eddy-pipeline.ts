@@ -193,7 +193,9 @@ export class EddyPipeline {
     return {
       ...restored,
       ...catalog,
-      ...(replica === null ? {} : { itemUpdatesReplayed: replayed, itemUpdatesOffset: replica.appliedOffset }),
+      ...(replica === null
+        ? {}
+        : { itemUpdatesReplayed: replayed, itemUpdatesOffset: replica.appliedOffset }),
     };
   }
 
@@ -246,7 +248,10 @@ export class EddyPipeline {
     } finally {
       if (catchingUp !== null) clearInterval(catchingUp);
     }
-    replica?.catchUp();
+    // Everything committed so far (its own last batches included) before the last checkpoint.
+    while (replica !== null && replica.catchUp() > 0) {
+      // Bounded per call; a shutdown takes everything.
+    }
     await this.context.userVectors.flush();
     // A last item checkpoint, so a clean shutdown replays nothing at the next start.
     if (!this.context.writesItemCheckpoints()) return;

@@ -10,8 +10,14 @@ import type {
   SourceRecord,
 } from '../ports/event-log.js';
 
-/** Records applied per `catchUp` call at most, so one call cannot hold the event loop for long. */
-const MAX_RECORDS_PER_CATCH_UP = 4_096;
+/**
+ * Click increments one `catchUp` call applies at most (then it returns; the rest waits for the next
+ * call): about a tenth of a second of work, so a replica far behind cannot hold the event loop —
+ * and with it the consumer's heartbeats — for long. A record is never split.
+ */
+const MAX_INCREMENTS_PER_CATCH_UP = 2_000;
+/** Records polled at once. */
+const POLL_RECORDS = 8;
 
 /** What the replica reports as it applies the topic (metrics). */
 export interface ReplicaObserver {
@@ -88,13 +94,17 @@ export class ItemModelReplica {
     this.follower = log.follow(this.topic, 0, this.position);
   }
 
-  /** Applies the records that arrived since the last call (bounded per call); returns how many. */
+  /**
+   * Applies the records that arrived since the last call, up to about MAX_INCREMENTS_PER_CATCH_UP
+   * click increments; returns how many records.
+   */
   catchUp(): number {
     const follower = this.follower;
     if (follower === null) return 0;
     let applied = 0;
-    while (applied < MAX_RECORDS_PER_CATCH_UP) {
-      const records = follower.poll(MAX_RECORDS_PER_CATCH_UP - applied);
+    const before = this.model.incrementsApplied;
+    while (this.model.incrementsApplied - before < MAX_INCREMENTS_PER_CATCH_UP) {
+      const records = follower.poll(POLL_RECORDS);
       if (records.length === 0) break;
       for (const record of records) this.apply(record, true);
       applied += records.length;

@@ -22,7 +22,7 @@ export interface KafkaLogFollowerOptions {
   readonly topic: string;
   readonly partition: number;
   readonly fromOffset: number;
-  /** Records buffered before fetching pauses (default 10,000). */
+  /** Records buffered before fetching pauses (default 1,000: a record holds a batch's increments, ~16 KB at batch 100). */
   readonly maxBuffered?: number;
   readonly logger?: Logger;
 }
@@ -48,7 +48,7 @@ export class KafkaLogFollower implements LogFollower {
   constructor(private readonly options: KafkaLogFollowerOptions) {
     this.handedOut = options.fromOffset;
     this.fetched = options.fromOffset;
-    this.maxBuffered = options.maxBuffered ?? 10_000;
+    this.maxBuffered = options.maxBuffered ?? 1_000;
     this.logger = options.logger ?? silentLogger;
     this.groupId = `${options.groupPrefix}.${randomUUID()}`;
     this.consumer = options.kafka.consumer({
