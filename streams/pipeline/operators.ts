@@ -297,16 +297,20 @@ export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatc
 }
 
 /**
- * When the item model is checkpointed: every `itemCheckpointEveryEvents` increments applied, by
- * the group's one checkpoint writer. A checkpoint holds the items changed since the writer's
- * previous one, so an instance that has just become the writer writes every item once.
+ * When the item model is checkpointed: every `itemCheckpointEveryEvents` increments applied, or
+ * after ITEM_CHECKPOINT_MAX_AGE_MS with any increment applied (so that on a quiet stream the
+ * item-updates records a restore must replay stay well inside the topic's retention), by the
+ * group's one checkpoint writer. A checkpoint holds the items changed since the writer's previous
+ * one, so an instance that has just become the writer writes every item once.
  */
 class CheckpointSchedule {
   private appliedAtLast: number;
+  private lastAt: number;
   private wasWriter = false;
 
   constructor(private readonly ctx: PipelineContext) {
     this.appliedAtLast = ctx.model.incrementsApplied;
+    this.lastAt = ctx.clock.now();
   }
 
   due(): OutgoingRecord[] {
@@ -314,9 +318,14 @@ class CheckpointSchedule {
     const writer = ctx.writesItemCheckpoints();
     if (writer && !this.wasWriter) ctx.model.items.markAllChanged();
     this.wasWriter = writer;
-    if (!writer || ctx.model.incrementsApplied - this.appliedAtLast < ctx.itemCheckpointEveryEvents)
-      return [];
+    const applied = ctx.model.incrementsApplied - this.appliedAtLast;
+    const now = ctx.clock.now();
+    const due =
+      applied >= ctx.itemCheckpointEveryEvents ||
+      (applied > 0 && now - this.lastAt >= ITEM_CHECKPOINT_MAX_AGE_MS);
+    if (!writer || !due) return [];
     this.appliedAtLast = ctx.model.incrementsApplied;
+    this.lastAt = now;
     return [
       ...itemCheckpoint(ctx.model, ctx.topics.itemChangelog),
       ...rankingCheckpoint(
@@ -328,3 +337,6 @@ class CheckpointSchedule {
     ];
   }
 }
+
+/** The longest a checkpoint waits once anything changed (10 minutes). */
+export const ITEM_CHECKPOINT_MAX_AGE_MS = 10 * 60_000;
