@@ -9,11 +9,15 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka } from 'kafkajs';
 import { EddyError } from '../../errors.js';
 import { type Logger, silentLogger } from '../../observe/logger.js';
 import type { LogFollower, SourceRecord } from '../../ports/event-log.js';
 import { describeError, toSourceRecord } from './kafka-client.js';
+
+/** How long `close` waits for a start-up in progress, and for the group deletion. */
+const CLOSE_WAIT_MS = 5_000;
 
 export interface KafkaLogFollowerOptions {
   readonly kafka: Kafka;
@@ -103,16 +107,28 @@ export class KafkaLogFollower implements LogFollower {
     return this.buffer.length === this.head ? Math.max(this.handedOut, this.fetched) : this.handedOut;
   }
 
+  /**
+   * Stops following. Safe at any point of start-up: the consumer may still be connecting or joining
+   * its group (a pipeline stopped a moment after it started), and kafkajs does not always settle a
+   * join interrupted by a disconnect, so start-up is waited for a bounded time only.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.release();
+    await Promise.race([this.running, sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
     await this.consumer.disconnect().catch(() => {});
-    await this.running;
     const admin = this.options.kafka.admin();
     try {
-      await admin.connect();
-      await admin.deleteGroups([this.groupId]);
+      await Promise.race([
+        (async () => {
+          await admin.connect();
+          await admin.deleteGroups([this.groupId]);
+        })(),
+        sleep(CLOSE_WAIT_MS, undefined, { ref: false }).then(() => {
+          throw new EddyError(`no answer within ${CLOSE_WAIT_MS} ms`);
+        }),
+      ]);
     } catch (error) {
       // An empty group without offsets expires on its own; this only keeps the group list tidy.
       this.logger.debug('could not delete the follower group', {
@@ -127,7 +143,9 @@ export class KafkaLogFollower implements LogFollower {
   private async run(): Promise<void> {
     const { topic, partition } = this.options;
     await this.consumer.connect();
+    if (this.closed) return;
     await this.consumer.subscribe({ topics: [topic], fromBeginning: true });
+    if (this.closed) return;
     await this.consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch, heartbeat }) => {
