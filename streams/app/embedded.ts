@@ -147,23 +147,20 @@ export class EmbeddedEddy {
     };
   }
 
-  /** Records not yet committed by the pipeline, over the input topics. */
+  /** Records not yet committed by the pipeline, over its input partitions. */
   lag(): number {
     let lag = 0;
-    for (const topic of [this.topics.items, this.topics.clicks]) {
-      for (let p = 0; p < this.options.partitions; p++) {
-        if (this.options.ownedPartitions !== undefined && !this.options.ownedPartitions.includes(p)) continue;
-        lag += this.log.endOffset(topic, p) - (this.log.committed(this.groupId, topic, p) ?? 0);
-      }
-    }
+    for (const partition of this.partitionLags()) lag += partition.lag;
     return lag;
   }
 
-  /** `lag()` per input partition. */
+  /** `lag()` per input partition this instance owns. */
   partitionLags(): PartitionLag[] {
+    const owned = this.options.ownedPartitions;
     const lags: PartitionLag[] = [];
     for (const topic of [this.topics.items, this.topics.clicks]) {
       for (let partition = 0; partition < this.options.partitions; partition++) {
+        if (owned !== undefined && !owned.includes(partition)) continue;
         const committed = this.log.committed(this.groupId, topic, partition) ?? 0;
         lags.push({ topic, partition, lag: this.log.endOffset(topic, partition) - committed });
       }

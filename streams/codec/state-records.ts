@@ -83,10 +83,10 @@ export interface ClickIncrementRecord {
   eventTime: number;
   engagement: number;
   embeddingStrength: number;
-  preceding: string[];
+  preceding: readonly string[];
   /** eventTime minus each preceding item's event time. */
-  precedingAgoMs: number[];
-  rankingStep: number[] | null;
+  precedingAgoMs: readonly number[];
+  rankingStep: readonly number[] | null;
 }
 
 export interface CatalogChangeRecord {

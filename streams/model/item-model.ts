@@ -24,9 +24,9 @@ export interface ItemProfile {
 
 /** Negative sampling's state (see `ItemModel.samplingState`). */
 export interface SamplingState {
-  readonly negativePool: readonly string[];
-  readonly negativeCursor: number;
-  readonly random: readonly number[];
+  negativePool: string[];
+  negativeCursor: number;
+  random: number[];
 }
 
 /**
@@ -258,7 +258,7 @@ export class ItemModel {
     };
   }
 
-  restoreSamplingState(state: SamplingState): void {
+  restoreSamplingState(state: Readonly<SamplingState>): void {
     this.negativePool.length = 0;
     this.negativePool.push(...state.negativePool.slice(0, this.config.embedding.negativePool));
     this.negativeCursor = state.negativeCursor % Math.max(1, this.config.embedding.negativePool);

@@ -69,14 +69,11 @@ export function rankingCheckpoint(
   if (!model.ranking.enabled && incrementsOffset === null) return [];
   const record = model.ranking.toRecord();
   if (incrementsOffset !== null) {
-    const sampling = model.items.samplingState();
     record.itemModel = {
       incrementsOffset,
       incrementsApplied: model.incrementsApplied,
       streamTime: model.streamTime,
-      negativePool: [...sampling.negativePool],
-      negativeCursor: sampling.negativeCursor,
-      random: [...sampling.random],
+      ...model.items.samplingState(),
     };
   }
   return [{ topic, key: groupId, value: codecs.rankingState.encode(record) }];

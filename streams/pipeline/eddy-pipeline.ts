@@ -143,7 +143,6 @@ export class EddyPipeline {
       itemCheckpointEveryEvents: deps.itemCheckpointEveryEvents ?? 20_000,
       observer: deps.observer,
       userVectors: new UserVectorBuffer(deps.vectorStore, deps.collections.users),
-      catalogLoadedUpTo: new Map(),
       replica,
       writesItemCheckpoints: updates?.writesCheckpoints ?? (() => true),
     };
@@ -202,8 +201,9 @@ export class EddyPipeline {
   /**
    * Applies every valid catalog record, from the beginning of every partition, at every start: the
    * catalog is a global table, so what was withdrawn before a crash is withdrawn after it, whatever
-   * offsets the group had committed. Upserts are idempotent, so the source reading the same
-   * records again later (and dead-lettering the invalid ones) changes nothing. Writer schemas are
+   * offsets the group had committed. Each change is applied with its position, so when the source
+   * reads the same records again later (and dead-letters the invalid ones) the model skips what it
+   * holds already (`EddyModel.applyCatalog`) instead of undoing newer versions. Writer schemas are
    * resolved before decoding (a registry), and anything but an invalid record fails the start.
    */
   private async bootstrapCatalog(reader: LogReader): Promise<CatalogReport> {
@@ -215,7 +215,6 @@ export class EddyPipeline {
         await codecs.resolveWriters?.(topics.items, chunk);
         const now = clock.now();
         for (const record of chunk) {
-          this.context.catalogLoadedUpTo.set(p, record.offset + 1);
           let event: ItemEvent;
           try {
             event = decodeItemRecord(codecs, record, now);

@@ -48,7 +48,6 @@ export class ItemModelReplica {
   private follower: LogFollower | null = null;
   /** Items withdrawn by applied catalog changes since the last `takeDeleted`. */
   private readonly deleted: string[] = [];
-  private readonly lastEventTimes = new Map<string, number>();
 
   constructor(
     private readonly model: EddyModel,
@@ -66,11 +65,6 @@ export class ItemModelReplica {
   /** Records of the topic committed but not yet applied (0 before following). */
   get behind(): number {
     return this.follower?.behind() ?? 0;
-  }
-
-  /** Newest event time applied per writing instance. */
-  get newestEventTimes(): ReadonlyMap<string, number> {
-    return this.lastEventTimes;
   }
 
   /** Where a restored checkpoint left off: the replay and the following start here. */
@@ -143,9 +137,9 @@ export class ItemModelReplica {
         eventTime: increment.eventTime,
         engagement: increment.engagement,
         embeddingStrength: increment.embeddingStrength,
-        preceding: [...increment.preceding],
+        preceding: increment.preceding,
         precedingAgoMs: increment.precedingTimes.map((t) => increment.eventTime - t),
-        rankingStep: increment.rankingStep === null ? null : [...increment.rankingStep],
+        rankingStep: increment.rankingStep,
       })),
       catalog: catalog.map(
         (change): CatalogChangeRecord => ({
@@ -185,9 +179,6 @@ export class ItemModelReplica {
         rankingStep: click.rankingStep,
       });
     }
-    const previous = this.lastEventTimes.get(increments.source) ?? 0;
-    if (increments.lastEventTime > previous)
-      this.lastEventTimes.set(increments.source, increments.lastEventTime);
     this.observer?.applied(
       increments.source,
       increments.lastEventTime,

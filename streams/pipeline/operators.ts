@@ -47,14 +47,11 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
     const rejected: DecodedBatch['rejected'][number][] = [];
     const now = ctx.clock.now();
     const isItemTopic = batch.topic === ctx.topics.items;
-    const catalogLoadedUpTo = isItemTopic ? (ctx.catalogLoadedUpTo.get(batch.partition) ?? 0) : 0;
-    let itemsLoadedAtStart = 0;
     for (const record of batch.records) {
       try {
         if (isItemTopic) {
           items.push(decodeItemRecord(ctx.codecs, record, now));
           itemRecords.push(record);
-          if (record.offset < catalogLoadedUpTo) itemsLoadedAtStart++;
         } else clicks.push({ event: decodeClickRecord(ctx.codecs, record, now), record });
       } catch (error) {
         const invalid =
@@ -66,7 +63,7 @@ export function decodeRecords(ctx: PipelineContext): OperatorFunction<SourceBatc
       }
     }
     ctx.observer.stage('decode', (performance.now() - fetchedAt) / 1000);
-    return { batch, fetchedAt, clicks, items, itemRecords, itemsLoadedAtStart, rejected };
+    return { batch, fetchedAt, clicks, items, itemRecords, rejected };
   });
 }
 
@@ -154,18 +151,15 @@ export function learnFromEvents(ctx: PipelineContext): OperatorFunction<DecodedB
     const forwardedCatalog: ForwardedCatalogChange[] = [];
     for (let i = 0; i < decoded.items.length; i++) {
       const item = decoded.items[i]!;
+      const record = decoded.itemRecords[i]!;
+      const position = { partition: record.partition, offset: record.offset };
       if (ctx.replica !== null) {
-        const record = decoded.itemRecords[i]!;
         // Forwarded even when this instance's start-up read applied it: other replicas may not have.
-        forwardedCatalog.push({
-          event: item,
-          position: { partition: record.partition, offset: record.offset },
-        });
-        continue;
+        forwardedCatalog.push({ event: item, position });
+      } else if (model.applyCatalog(item, position) && item.op === 'delete') {
+        // A change the start-up read applied already is skipped by its position.
+        deletedItems.push(item.itemId);
       }
-      if (i < decoded.itemsLoadedAtStart) continue;
-      model.applyItem(item);
-      if (item.op === 'delete') deletedItems.push(item.itemId);
     }
     const triggers = new Map<string, Trigger>();
     for (const click of decoded.clicks) {

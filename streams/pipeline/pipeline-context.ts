@@ -50,13 +50,6 @@ export interface PipelineContext {
   readonly observer: PipelineObserver;
   readonly userVectors: UserVectorBuffer;
   /**
-   * Per catalog partition, the offset the start-up read reached: the source hands those records
-   * over again (from the group's committed offset), and applying an older version of an item
-   * after its newest would undo a later change (a withdrawn item served again) until the source
-   * caught up. So they are decoded (invalid ones still dead-lettered) but not applied twice.
-   */
-  readonly catalogLoadedUpTo: Map<number, number>;
-  /**
    * The group's item model as a replicated table over the item-updates topic, or null when this
    * pipeline learns items alone (a model not in replicated mode).
    */

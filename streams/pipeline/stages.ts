@@ -19,11 +19,6 @@ export interface DecodedBatch {
   readonly items: readonly ItemEvent[];
   /** The catalog records `items` were decoded from (same order). */
   readonly itemRecords: readonly SourceRecord[];
-  /**
-   * How many of `items` (a prefix: a batch holds one partition in offset order) the start-up read
-   * of the catalog applied already; they are counted but not applied again.
-   */
-  readonly itemsLoadedAtStart: number;
   readonly rejected: readonly { readonly record: SourceRecord; readonly error: InvalidRecordError }[];
 }
 

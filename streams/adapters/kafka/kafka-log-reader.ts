@@ -98,6 +98,7 @@ export class KafkaLogReader implements LogReader, FollowableLog {
       topic,
       partition,
       fromOffset,
+      deleteGroup: (groupId) => this.deleteGroup(groupId),
       logger: this.logger,
     });
   }
