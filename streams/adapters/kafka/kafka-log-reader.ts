@@ -98,7 +98,6 @@ export class KafkaLogReader implements LogReader, FollowableLog {
       topic,
       partition,
       fromOffset,
-      deleteGroup: (groupId) => this.deleteGroup(groupId),
       logger: this.logger,
     });
   }
