@@ -15,8 +15,8 @@ import { CUTOFF, LIST_SIZE, MetricSums, rankOf, type SplitMetrics, summarize } f
  */
 export interface StreamingMethod {
   readonly name: string;
-  /** The initial catalogue, before the first click. */
-  start?(catalog: readonly ItemEvent[]): Promise<void> | void;
+  /** The initial catalogue, before the first click, and the shape of the stream to come. */
+  start?(catalog: readonly ItemEvent[], stream?: StreamShape): Promise<void> | void;
   /** A catalogue change in the middle of the stream (upsert, retirement, delete), in stream order. */
   catalog?(event: ItemEvent): Promise<void> | void;
   /** The best `k` items for the user from the method's current state, best first. */
@@ -24,6 +24,11 @@ export interface StreamingMethod {
   learn(event: ClickEvent): Promise<void> | void;
   /** Releases resources (pipelines, timers) once the stream is over. */
   close?(): Promise<void> | void;
+}
+
+/** What a method may know about the stream before it starts (a live-retraining period in clicks). */
+export interface StreamShape {
+  readonly clicks: number;
 }
 
 export interface PreparedDataset {
@@ -120,7 +125,7 @@ export async function runPrequential(
 
   const started = performance.now();
   let lastProgress = started;
-  await method.start?.(dataset.initialCatalog);
+  await method.start?.(dataset.initialCatalog, { clicks: dataset.clicks });
   let index = 0;
   try {
     for (const entry of dataset.events) {

@@ -4,13 +4,15 @@
  */
 
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../streams/model/model-config.js';
+import { AlsMethod, DEFAULT_ALS_CONFIG } from './baselines/als.js';
 import { CoOccurrenceMethod, DEFAULT_COOCCURRENCE_CONFIG } from './baselines/cooccurrence.js';
 import { DEFAULT_ISGD_CONFIG, IsgdMethod } from './baselines/isgd.js';
 import { DEFAULT_POPULARITY_CONFIG, PopularityMethod } from './baselines/popularity.js';
+import { DEFAULT_SESSION_KNN_CONFIG, SessionKnnMethod } from './baselines/session-knn.js';
 import { EddyMethod } from './eddy-method.js';
 import type { StreamingMethod } from './harness.js';
 
-export const BASELINE_NAMES = ['popularity', 'cooccurrence', 'isgd'] as const;
+export const BASELINE_NAMES = ['popularity', 'cooccurrence', 'isgd', 'sknn', 'als'] as const;
 export const METHOD_NAMES = ['eddy', ...BASELINE_NAMES] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
@@ -27,6 +29,8 @@ const DEFAULTS: Record<MethodName, object> = {
   popularity: DEFAULT_POPULARITY_CONFIG,
   cooccurrence: DEFAULT_COOCCURRENCE_CONFIG,
   isgd: DEFAULT_ISGD_CONFIG,
+  sknn: DEFAULT_SESSION_KNN_CONFIG,
+  als: DEFAULT_ALS_CONFIG,
 };
 
 export function defaultConfig(method: MethodName): object {
@@ -86,6 +90,10 @@ export function createMethod(
       return new CoOccurrenceMethod(applyOverrides(DEFAULT_COOCCURRENCE_CONFIG, overrides, method), name);
     case 'isgd':
       return new IsgdMethod(applyOverrides(DEFAULT_ISGD_CONFIG, overrides, method), name);
+    case 'als':
+      return new AlsMethod(applyOverrides(DEFAULT_ALS_CONFIG, overrides, method), name);
+    case 'sknn':
+      return new SessionKnnMethod(applyOverrides(DEFAULT_SESSION_KNN_CONFIG, overrides, method), name);
   }
 }
 
@@ -101,6 +109,7 @@ export const ABLATIONS: readonly { readonly signal: string; readonly overrides: 
   { signal: 'co-visitation', overrides: { 'ranking.weights.coVisitation': 0 } },
   { signal: 'sequence', overrides: { 'ranking.weights.sequence': 0 } },
   { signal: 'next-item', overrides: { 'ranking.weights.nextItem': 0 } },
+  { signal: 'session-knn', overrides: { 'ranking.weights.sessionKnn': 0 } },
   { signal: 'popularity', overrides: { 'ranking.weights.popularity': 0 } },
   { signal: 'diversity', overrides: { 'ranking.diversityLambda': 1 } },
   // Not a signal: the configured weights kept fixed instead of learned from picks.
@@ -163,6 +172,31 @@ export const DEFAULT_GRIDS: Record<MethodName, MethodGrid> = {
       regularization: [0.003, 0.01],
       negatives: [10, 30, 100],
       fallbackHalfLifeHours: [1, 24],
+    },
+  },
+  // One parameter at a time: a full grid over VSTAN's parameters would be thousands of runs.
+  sknn: {
+    search: 'coordinate',
+    passes: 2,
+    parameters: {
+      sessionLength: [3, 5, 10, 20],
+      neighbours: [20, 50, 100, 200],
+      sampleSize: [100, 500, 1000],
+      positionDecay: [0.5, 1, 2, 5, 100],
+      recencyHalfLifeMs: [0, HOUR, 24 * HOUR, 168 * HOUR],
+      neighbourPositionDecay: [0.5, 1, 2, 5, 100],
+      beforeWeight: [0, 0.25, 0.5, 1],
+      idfWeight: [0, 0.5, 1, 2],
+    },
+  },
+  // Each trial retrains 100 times, so the grid stays small: the confidence and the regularisation.
+  als: {
+    search: 'coordinate',
+    passes: 1,
+    parameters: {
+      alpha: [1, 10, 40],
+      regularization: [0.01, 0.1, 1],
+      factors: [16, 32, 64],
     },
   },
 };

@@ -80,6 +80,8 @@ export interface ItemModelCheckpointRecord {
 
 export interface ClickIncrementRecord {
   itemId: string;
+  /** '' when the writer predates it (schema v1). */
+  sessionKey: string;
   eventTime: number;
   engagement: number;
   embeddingStrength: number;

@@ -4,6 +4,7 @@ import type { ClickEvent, ItemEvent } from './events.js';
 import { ItemModel } from './item-model.js';
 import { engagementStrength, type ModelConfig } from './model-config.js';
 import { FEATURE_COUNT, RankingLearner } from './ranking-learner.js';
+import { SessionNeighbours } from './session-neighbours.js';
 import { Trending } from './trending.js';
 import { applyInteraction, newUserPreferences, type UserPreferences } from './user-preferences.js';
 
@@ -14,6 +15,8 @@ import { applyInteraction, newUserPreferences, type UserPreferences } from './us
  * same item model (see `EddyModel.applyIncrement`). Mirrors `schemas/item-model-increments.avsc`.
  */
 export interface ItemModelIncrement {
+  /** The session (user) that clicked: keys the session-kNN index; '' for none. */
+  readonly sessionKey: string;
   readonly itemId: string;
   /** Event time of the click, ms since the epoch. */
   readonly eventTime: number;
@@ -53,6 +56,8 @@ export class EddyModel {
   readonly items: ItemModel;
   readonly coVisitation: CoVisitation;
   readonly trending: Trending;
+  /** Recent sessions, for session-kNN: item-side state, as every user's session is another's neighbour. */
+  readonly sessions: SessionNeighbours;
   /** The ranking weights, learned from each pick against the pool the user was last ranked with. */
   readonly ranking: RankingLearner;
   /** Max event time seen: the model's notion of "now" for decay, so replays are exact. */
@@ -74,6 +79,7 @@ export class EddyModel {
     this.items = new ItemModel(config);
     this.coVisitation = new CoVisitation(config.coVisitation);
     this.trending = new Trending(config.trending);
+    this.sessions = new SessionNeighbours(config.sessionNeighbours);
     this.ranking = new RankingLearner(config);
     this.preferenceScratch = new Float32Array(config.dimension);
     this.replicatedItems = options.replicatedItems ?? false;
@@ -98,6 +104,7 @@ export class EddyModel {
         precedingTimes.push(r.time);
       }
       const increment: ItemModelIncrement = {
+        sessionKey: event.userId,
         itemId: event.itemId,
         eventTime: time,
         engagement,
@@ -140,6 +147,9 @@ export class EddyModel {
       increment.precedingTimes,
     );
     this.trending.record(increment.itemId, increment.engagement, increment.eventTime);
+    if (increment.sessionKey !== '') {
+      this.sessions.record(increment.sessionKey, increment.preceding, increment.itemId, increment.eventTime);
+    }
     if (increment.eventTime > this.streamTime) this.streamTime = increment.eventTime;
     this.incrementsApplied++;
   }

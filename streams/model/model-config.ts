@@ -1,4 +1,5 @@
 import type { EventType } from './events.js';
+import { DEFAULT_SESSION_NEIGHBOUR_CONFIG, type SessionNeighbourConfig } from './session-neighbours.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -54,6 +55,8 @@ export interface ModelConfig {
      */
     readonly pairHalfLifeMs: number;
   };
+  /** Session-kNN over recent sessions (`SessionNeighbours`): what users with a session like this one clicked. */
+  readonly sessionNeighbours: SessionNeighbourConfig;
   readonly trending: {
     readonly halfLifeMs: number;
     /** Trending list size kept ready for retrieval. */
@@ -64,6 +67,8 @@ export interface ModelConfig {
     readonly vectorCandidates: number;
     readonly coVisitationCandidates: number;
     readonly trendingCandidates: number;
+    /** Best-scored session-kNN items admitted as candidates. */
+    readonly sessionCandidates: number;
     /** Recent items whose co-visitation neighbours become candidates. */
     readonly coVisitationSeeds: number;
     /**
@@ -88,6 +93,8 @@ export interface ModelConfig {
       readonly sequence: number;
       /** Sequential co-visitation from the user's last item alone: what users pick right after it. */
       readonly nextItem: number;
+      /** Session-kNN: votes of the sessions most similar to the user's recent items. */
+      readonly sessionKnn: number;
       readonly popularity: number;
       readonly category: number;
     };
@@ -156,6 +163,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     sequenceDecay: 0.6,
     pairHalfLifeMs: 3 * HOUR,
   },
+  sessionNeighbours: DEFAULT_SESSION_NEIGHBOUR_CONFIG,
   trending: {
     halfLifeMs: 1 * DAY,
     size: 200,
@@ -165,6 +173,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     vectorCandidates: 100,
     coVisitationCandidates: 100,
     trendingCandidates: 50,
+    sessionCandidates: 100,
     coVisitationSeeds: 20,
     seedDecay: 0.7,
     seedNormalization: 0.5,
@@ -177,6 +186,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
       coVisitation: 1,
       sequence: 0.5,
       nextItem: 0.25,
+      sessionKnn: 0.5,
       popularity: 0.1,
       category: 0.2,
     },

@@ -10,6 +10,7 @@ export const RANKING_FEATURES = [
   'coVisitation',
   'sequence',
   'nextItem',
+  'sessionKnn',
   'popularity',
   'category',
 ] as const;

@@ -134,6 +134,7 @@ export class ItemModelReplica {
       source: this.source,
       clicks: increments.map((increment) => ({
         itemId: increment.itemId,
+        sessionKey: increment.sessionKey,
         eventTime: increment.eventTime,
         engagement: increment.engagement,
         embeddingStrength: increment.embeddingStrength,
@@ -170,6 +171,7 @@ export class ItemModelReplica {
     }
     for (const click of increments.clicks) {
       this.model.applyIncrement({
+        sessionKey: click.sessionKey,
         itemId: click.itemId,
         eventTime: click.eventTime,
         engagement: click.engagement,

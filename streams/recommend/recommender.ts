@@ -44,6 +44,8 @@ export class Recommender {
   /** Reused per list: the co-visitation accumulation and the scratch its selection reads. */
   private readonly neighbourScores = new NeighbourScores();
   private readonly neighbourIds: string[] = [];
+  /** Reused per list: the user's recent engaged items, oldest first (the session-kNN query). */
+  private readonly sessionItems: string[] = [];
   private neighbourValues = new Float64Array(1024);
   /** Each candidate's target vector (row `Candidate.row`), computed once per list by score(). */
   private candidateVectors = new Float32Array(0);
@@ -166,6 +168,7 @@ export class Recommender {
           coVisitation: 0,
           sequence: 0,
           nextItem: 0,
+          sessionKnn: 0,
           popularity: 0,
           category: 0,
         },
@@ -193,6 +196,8 @@ export class Recommender {
       if (sequence !== 0) this.admitNeighbours(scores, 'sequential', 'sequence', candidates, admit);
       if (nextItem !== 0) this.admitNeighbours(scores, 'next', 'nextItem', candidates, admit);
     }
+
+    if (ranking.weights.sessionKnn !== 0) this.admitSessionNeighbours(user, candidates, admit);
 
     let trendingAdded = 0;
     for (const itemId of this.model.trending.topItems()) {
@@ -241,6 +246,34 @@ export class Recommender {
     for (let i = 0; i < n; i++) {
       const c = candidates.get(ids[i]!);
       if (c) c.features[feature] = values[i]! / max;
+    }
+  }
+
+  /**
+   * Admits the best session-kNN items (votes of the sessions most like the user's recent engaged
+   * items) and sets every candidate's `sessionKnn` feature to its score ÷ the best score.
+   */
+  private admitSessionNeighbours(
+    user: UserPreferences,
+    candidates: ReadonlyMap<string, Candidate>,
+    admit: (itemId: string, source: CandidateSource) => Candidate | undefined,
+  ): void {
+    const session = this.sessionItems;
+    session.length = 0;
+    for (const interaction of user.recent) {
+      if (engagementStrength(this.model.config, interaction.type) > 0) session.push(interaction.itemId);
+    }
+    if (session.length === 0) return;
+    const scores = this.model.sessions.score(user.userId, session, this.model.streamTime);
+    if (scores.count === 0 || scores.max <= 0) return;
+    const limit = this.model.config.retrieval.sessionCandidates;
+    // Session-kNN is an item-to-item signal too: its candidates report as co-visitation.
+    for (const itemId of selectTopOf(scores.items, scores.values, scores.count, limit)) {
+      admit(itemId, 'co_visitation');
+    }
+    for (let i = 0; i < scores.count; i++) {
+      const c = candidates.get(scores.items[i]!);
+      if (c) c.features.sessionKnn = scores.values[i]! / scores.max;
     }
   }
 
@@ -305,7 +338,10 @@ export class Recommender {
         ['short_term', w.shortTerm * f.shortTerm],
         [
           'co_visitation',
-          w.coVisitation * f.coVisitation + w.sequence * f.sequence + w.nextItem * f.nextItem,
+          w.coVisitation * f.coVisitation +
+            w.sequence * f.sequence +
+            w.nextItem * f.nextItem +
+            w.sessionKnn * f.sessionKnn,
         ],
         ['trending', w.popularity * f.popularity],
         ['category', w.category * f.category],

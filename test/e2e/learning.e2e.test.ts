@@ -27,6 +27,7 @@ test('the real pipeline learns: live hit rate after warm-up clearly beats popula
             coVisitation: 0,
             sequence: 0,
             nextItem: 0,
+            sessionKnn: 0,
             category: 0,
             popularity: 1,
           },

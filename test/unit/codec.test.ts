@@ -123,6 +123,7 @@ const increments: ItemModelIncrementsRecord = {
   clicks: [
     {
       itemId: 'i-3',
+      sessionKey: 'u-1',
       eventTime: 1_700_000_000_500,
       engagement: 1.5,
       embeddingStrength: 1,
@@ -132,6 +133,7 @@ const increments: ItemModelIncrementsRecord = {
     },
     {
       itemId: 'i-1',
+      sessionKey: '',
       eventTime: 1_700_000_000_600,
       engagement: 1,
       embeddingStrength: 0,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { AlsMethod, DEFAULT_ALS_CONFIG } from '../../bench/quality/baselines/als.js';
 import { TopK } from '../../bench/quality/baselines/common.js';
 import {
   CoOccurrenceMethod,
@@ -7,6 +8,7 @@ import {
 } from '../../bench/quality/baselines/cooccurrence.js';
 import { DEFAULT_ISGD_CONFIG, IsgdMethod } from '../../bench/quality/baselines/isgd.js';
 import { DEFAULT_POPULARITY_CONFIG, PopularityMethod } from '../../bench/quality/baselines/popularity.js';
+import { DEFAULT_SESSION_KNN_CONFIG, SessionKnnMethod } from '../../bench/quality/baselines/session-knn.js';
 import type { StreamingMethod } from '../../bench/quality/harness.js';
 import { applyOverrides, ConfigError, gridPoints, parseGridFile } from '../../bench/quality/methods.js';
 import type { ClickEvent, EventType, ItemEvent } from '../../streams/model/events.js';
@@ -175,7 +177,50 @@ test('ISGD serves popularity to a user it has no factors for', async () => {
   assert.deepEqual((await serve(isgd, 'new', 2)).slice(0, 2), ['d', 'b']);
 });
 
+test('session-kNN recommends what the most similar sessions clicked next', async () => {
+  const sknn = started(new SessionKnnMethod(DEFAULT_SESSION_KNN_CONFIG));
+  let t = 0;
+  // Sessions a→b→c (three of them) and a→d (one); f is the most popular item overall.
+  for (const u of ['u1', 'u2', 'u3']) for (const i of ['a', 'b', 'c']) sknn.learn(click(u, i, ++t));
+  sknn.learn(click('v', 'a', ++t));
+  sknn.learn(click('v', 'd', ++t));
+  for (const u of ['p1', 'p2', 'p3', 'p4', 'p5', 'p6']) sknn.learn(click(u, 'f', ++t));
+  sknn.learn(click('w', 'a', ++t));
+  sknn.learn(click('w', 'b', ++t));
+  const list = await serve(sknn, 'w');
+  assert.equal(list[0], 'c');
+  // Past the neighbours' votes, popularity fills the list.
+  assert.equal(list.indexOf('f'), 2, `${list}`);
+  assert.equal(list.length, ITEMS.length - 2);
+});
+
+test('live ALS learns two tastes, retrained during the stream and folded in per click', async () => {
+  const a = Array.from({ length: 10 }, (_, i) => `a${i}`);
+  const b = Array.from({ length: 10 }, (_, i) => `b${i}`);
+  const als = new AlsMethod({ ...DEFAULT_ALS_CONFIG, factors: 8, retrainFraction: 0.1 });
+  await als.start(
+    [...a, ...b].map((id) => item(id)),
+    { clicks: 1_200 },
+  );
+  const random = new Random(5);
+  let t = 0;
+  for (let u = 0; u < 200; u++) {
+    const taste = u % 2 === 0 ? a : b;
+    for (const i of [...taste].sort(() => random.next() - 0.5).slice(0, 6)) als.learn(click(`u${u}`, i, ++t));
+  }
+  // Two new users after the last retraining: their vectors come from folding in alone.
+  for (const i of a.slice(0, 5)) als.learn(click('w1', i, ++t));
+  for (const i of b.slice(0, 5)) als.learn(click('w2', i, ++t));
+  // A small, noisy sample: at least four of the five best are of the user's taste (at random: 1.25).
+  const ofTaste = (list: readonly string[], taste: readonly string[]): number =>
+    list.filter((i) => taste.includes(i)).length;
+  assert.ok(ofTaste(await serve(als, 'w1', 5), a) >= 4, `${await serve(als, 'w1', 5)}`);
+  assert.ok(ofTaste(await serve(als, 'w2', 5), b) >= 4, `${await serve(als, 'w2', 5)}`);
+});
+
 for (const [name, make] of [
+  ['session-kNN', () => new SessionKnnMethod(DEFAULT_SESSION_KNN_CONFIG)],
+  ['ALS', () => new AlsMethod({ ...DEFAULT_ALS_CONFIG, factors: 8 })],
   ['popularity', () => new PopularityMethod(DEFAULT_POPULARITY_CONFIG)],
   ['co-occurrence', () => new CoOccurrenceMethod({ ...DEFAULT_COOCCURRENCE_CONFIG, n: 10 })],
   ['ISGD (stale negatives)', () => new IsgdMethod(DEFAULT_ISGD_CONFIG)],

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import {
+  DEFAULT_SESSION_NEIGHBOUR_CONFIG,
+  type SessionNeighbourConfig,
+  SessionNeighbours,
+} from '../../streams/model/session-neighbours.js';
+
+const HOUR = 3_600_000;
+
+/** Replays sessions click by click, as the model records them (preceding items, then the click). */
+function index(sessions: Record<string, readonly string[]>, config: Partial<SessionNeighbourConfig> = {}) {
+  const neighbours = new SessionNeighbours(config);
+  let t = 0;
+  for (const [key, items] of Object.entries(sessions)) {
+    items.forEach((itemId, i) => {
+      neighbours.record(key, items.slice(0, i), itemId, ++t);
+    });
+  }
+  return { neighbours, now: t };
+}
+
+function scoresOf(neighbours: SessionNeighbours, key: string | null, recent: readonly string[], now: number) {
+  const result = neighbours.score(key, recent, now);
+  const scores = new Map<string, number>();
+  for (let i = 0; i < result.count; i++) scores.set(result.items[i]!, result.values[i]!);
+  return { scores, max: result.max };
+}
+
+test('the items of the most similar sessions score highest; the user’s own items never score', () => {
+  const { neighbours, now } = index({
+    s1: ['a', 'b', 'c'],
+    s2: ['a', 'b', 'c'],
+    s3: ['a', 'x'],
+    s4: ['q', 'r'],
+  });
+  const { scores, max } = scoresOf(neighbours, 'me', ['a', 'b'], now);
+  assert.ok(scores.get('c')! > scores.get('x')!, 'c follows a and b in two sessions, x only a in one');
+  assert.equal(max, scores.get('c'));
+  assert.ok(!scores.has('a') && !scores.has('b'), 'the user’s own items');
+  assert.ok(!scores.has('q') && !scores.has('r'), 'sessions sharing nothing do not vote');
+});
+
+test('the user’s own session is not their neighbour', () => {
+  const { neighbours, now } = index({ me: ['a', 'b', 'z'], other: ['a', 'c'] });
+  // Scoring "me" as of ['a', 'b'] (z is in my stored session): z must not come from myself.
+  const { scores } = scoresOf(neighbours, 'me', ['a', 'b'], now);
+  assert.ok(!scores.has('z'));
+  assert.ok(scores.has('c'));
+});
+
+test('recent neighbours outweigh old ones at the recency half-life', () => {
+  const neighbours = new SessionNeighbours({ recencyHalfLifeMs: HOUR });
+  neighbours.record('old', [], 'a', 0);
+  neighbours.record('old', ['a'], 'old-next', 0);
+  neighbours.record('new', [], 'a', 10 * HOUR);
+  neighbours.record('new', ['a'], 'new-next', 10 * HOUR);
+  const { scores } = scoresOf(neighbours, null, ['a'], 10 * HOUR);
+  assert.ok(scores.get('new-next')! > 100 * scores.get('old-next')!);
+});
+
+test('items after the shared item count fully, those before it beforeWeight as much', () => {
+  const { neighbours, now } = index({ s: ['before', 'a', 'after'] }, { beforeWeight: 0.25 });
+  const { scores } = scoresOf(neighbours, null, ['a'], now);
+  assert.ok(Math.abs(scores.get('before')! / scores.get('after')! - 0.25) < 1e-9);
+});
+
+test('memory is bounded: capacity sessions, sessionLength items each, sessionsPerItem per item', () => {
+  const config = { capacity: 10, sessionLength: 3, sessionsPerItem: 4 };
+  const neighbours = new SessionNeighbours(config);
+  for (let s = 0; s < 100; s++) {
+    for (let i = 0; i < 10; i++) neighbours.record(`s${s}`, [], `i${(s + i) % 7}`, s * 100 + i);
+  }
+  assert.equal(neighbours.size, 10);
+  // Only the 10 newest sessions can vote, and each holds at most 3 items.
+  const { scores } = scoresOf(neighbours, null, ['i0'], 10_000);
+  assert.ok(scores.size <= 10 * 3);
+});
+
+test('configuration errors name the setting', () => {
+  assert.throws(() => new SessionNeighbours({ neighbours: -1 }), /sessionNeighbours\.neighbours/);
+  assert.throws(() => new SessionNeighbours({ capacity: 0 }), /capacity/);
+});
+
+const click = fc.record({
+  session: fc.integer({ min: 0, max: 30 }),
+  item: fc.integer({ min: 0, max: 40 }),
+});
+
+test('property: replicas fed the same sessions score alike; own items and the own session never vote', () => {
+  fc.assert(
+    fc.property(fc.array(click, { maxLength: 300 }), fc.integer({ min: 0, max: 30 }), (clicks, probe) => {
+      const config = { ...DEFAULT_SESSION_NEIGHBOUR_CONFIG, capacity: 8, sessionsPerItem: 5, sampleSize: 20 };
+      const a = new SessionNeighbours(config);
+      const b = new SessionNeighbours(config);
+      const sessions = new Map<number, string[]>();
+      clicks.forEach(({ session, item }, t) => {
+        const preceding = sessions.get(session) ?? [];
+        a.record(`s${session}`, preceding, `i${item}`, t);
+        b.record(`s${session}`, preceding, `i${item}`, t);
+        sessions.set(session, [...preceding, `i${item}`].slice(-config.sessionLength));
+      });
+      const recent = sessions.get(probe) ?? ['i0'];
+      const fromA = scoresOf(a, `s${probe}`, recent, clicks.length);
+      const fromB = scoresOf(b, `s${probe}`, recent, clicks.length);
+      assert.deepEqual([...fromA.scores], [...fromB.scores]);
+      for (const [itemId, value] of fromA.scores) {
+        assert.ok(!recent.includes(itemId), `own item ${itemId} scored`);
+        assert.ok(value > 0 && value <= fromA.max);
+      }
+      assert.ok(a.size <= config.capacity);
+    }),
+    { numRuns: 200 },
+  );
+});
