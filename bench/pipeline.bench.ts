@@ -56,7 +56,7 @@ import {
 
 const USAGE = `Usage: node dist/bench/pipeline.bench.js [options]
 
-Replays one input through six variants, alternating them --repeat times in one process, and
+Replays one input through seven variants, alternating them --repeat times in one process, and
 prints median [min–max] per variant (results on stdout, progress on stderr):
   A  log + decode          in-memory log source + Avro decoding, batches released (the ceiling)
   B  model only            every event applied to an EddyModel synchronously (no retrieval)
@@ -64,6 +64,7 @@ prints median [min–max] per variant (results on stdout, progress on stderr):
   D  full, batch size 1    C with one record per batch: one list per click, no coalescing
   E  C, fixed ranking      C without learned ranking weights and the next-item signal (their price)
   F  C, short context      C with 10 co-visitation seeds, window 10, untimed pairs (the price of 20)
+  G  D, no session-kNN     D with the session-kNN signal off (its price per list: G against D)
 
 Options:
   --dataset <name>     synthetic (default) or movielens
@@ -71,7 +72,7 @@ Options:
   --events <n>         synthetic: click events to generate (default ${formatCount(100_000)});
                        movielens: keep only the first n clicks in time order (default: all)
   --repeat <r>         rounds; each runs every variant once (default 3)
-  --variants <list>    comma-separated subset of A,B,C,D,E,F (default: all)
+  --variants <list>    comma-separated subset of A,B,C,D,E,F,G (default: all)
   --partitions <n>     partitions of the input topics (default ${EDDY_SETTINGS.partitions.default}, as eddy)
   --batch-size <n>     records per batch for A and C (default ${EDDY_SETTINGS.batchSize.default}, as eddy)
   --json <file>        also write the results as JSON
@@ -82,8 +83,8 @@ list (RunStats, most recent 16,384 lists). Peak RSS is sampled while a variant r
 every 4,096 events in B's synchronous loop); "heap after GC" is measured once the variant's objects
 are unreachable, so growth across rounds would point to a leak.`;
 
-type VariantId = 'A' | 'B' | 'C' | 'D' | 'E' | 'F';
-const VARIANT_IDS: readonly VariantId[] = ['A', 'B', 'C', 'D', 'E', 'F'];
+type VariantId = 'A' | 'B' | 'C' | 'D' | 'E' | 'F' | 'G';
+const VARIANT_IDS: readonly VariantId[] = ['A', 'B', 'C', 'D', 'E', 'F', 'G'];
 
 interface Settings {
   readonly dataset: 'synthetic' | 'movielens';
@@ -160,6 +161,12 @@ const SHORT_CONTEXT_MODEL: typeof MODEL = {
   ...MODEL,
   coVisitation: { ...MODEL.coVisitation, window: 10, pairHalfLifeMs: 0 },
   retrieval: { ...MODEL.retrieval, coVisitationSeeds: 10 },
+};
+
+/** G's model: session-kNN switched off (neither retrieved nor scored), to price it per list against D. */
+const NO_SESSION_KNN_MODEL: typeof MODEL = {
+  ...MODEL,
+  ranking: { ...MODEL.ranking, weights: { ...MODEL.ranking.weights, sessionKnn: 0 } },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -316,6 +323,7 @@ const VARIANTS: Readonly<Record<VariantId, Variant>> = {
   D: fullPipeline('D', 'full pipeline, batch size 1', () => 1),
   E: fullPipeline('E', 'C, fixed weights, no next-item', (s) => s.batchSize, FIXED_RANKING_MODEL),
   F: fullPipeline('F', 'C, 10 seeds, window 10', (s) => s.batchSize, SHORT_CONTEXT_MODEL),
+  G: fullPipeline('G', 'D without session-kNN', () => 1, NO_SESSION_KNN_MODEL),
 };
 
 // ---------------------------------------------------------------------------------------------

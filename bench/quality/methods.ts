@@ -114,6 +114,8 @@ export const ABLATIONS: readonly { readonly signal: string; readonly overrides: 
   { signal: 'diversity', overrides: { 'ranking.diversityLambda': 1 } },
   // Not a signal: the configured weights kept fixed instead of learned from picks.
   { signal: 'learning', overrides: { 'ranking.learning.rate': 0 } },
+  // Not a signal either: one set of learned weights for every ranking context.
+  { signal: 'context', overrides: { 'ranking.learning.contextRate': 0 } },
 ];
 
 export interface MethodGrid {

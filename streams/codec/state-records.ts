@@ -64,6 +64,8 @@ export interface ItemStateRecord {
 export interface RankingStateRecord {
   features: string[];
   weights: number[];
+  /** Absent or empty in records from before v3. */
+  contextOffsets?: number[];
   updates: number;
   /** Null in records from before v2, and while the item model is not replicated. */
   itemModel?: ItemModelCheckpointRecord | null;
@@ -89,6 +91,7 @@ export interface ClickIncrementRecord {
   /** eventTime minus each preceding item's event time. */
   precedingAgoMs: readonly number[];
   rankingStep: readonly number[] | null;
+  rankingContext: number;
 }
 
 export interface CatalogChangeRecord {

@@ -3,7 +3,7 @@ import { CoVisitation } from './co-visitation.js';
 import type { ClickEvent, ItemEvent } from './events.js';
 import { ItemModel } from './item-model.js';
 import { engagementStrength, type ModelConfig } from './model-config.js';
-import { FEATURE_COUNT, RankingLearner } from './ranking-learner.js';
+import { RANKING_STEP_LENGTH, RankingLearner } from './ranking-learner.js';
 import { SessionNeighbours } from './session-neighbours.js';
 import { Trending } from './trending.js';
 import { applyInteraction, newUserPreferences, type UserPreferences } from './user-preferences.js';
@@ -29,6 +29,8 @@ export interface ItemModelIncrement {
   readonly precedingTimes: readonly number[];
   /** The change to the ranking weights this pick taught (`RankingLearner.learn`), or null. */
   readonly rankingStep: readonly number[] | null;
+  /** The ranking context whose offsets the step's second half changes. */
+  readonly rankingContext: number;
 }
 
 /** Where a catalog change sits in the catalog topic: a change older than one applied is ignored. */
@@ -68,7 +70,7 @@ export class EddyModel {
   private readonly pending: ItemModelIncrement[] = [];
   /** Per item, the catalog offset last applied (kept for deleted items too). */
   private readonly catalogVersions = new Map<string, number>();
-  private readonly rankingStep = new Float64Array(FEATURE_COUNT);
+  private readonly rankingStep = new Float64Array(RANKING_STEP_LENGTH);
   private readonly preferenceScratch: Float32Array;
 
   constructor(
@@ -95,7 +97,7 @@ export class EddyModel {
     const engagement = engagementStrength(this.config, event.type);
     if (engagement > 0) {
       // Test, then train: the ranking learns from the pick before the pick changes the state it ranked.
-      const learned = this.ranking.learn(event.userId, event.itemId, this.rankingStep);
+      const context = this.ranking.learn(event.userId, event.itemId, this.rankingStep);
       const preceding: string[] = [];
       const precedingTimes: number[] = [];
       for (const r of user.recent) {
@@ -112,7 +114,8 @@ export class EddyModel {
         embeddingStrength: Math.max(0, this.config.eventWeights[event.type]),
         preceding,
         precedingTimes,
-        rankingStep: learned ? Array.from(this.rankingStep) : null,
+        rankingStep: context >= 0 ? Array.from(this.rankingStep) : null,
+        rankingContext: Math.max(0, context),
       };
       if (this.replicatedItems) this.pending.push(increment);
       else this.applyIncrement(increment);
@@ -135,7 +138,9 @@ export class EddyModel {
    * sampling) comes from a generator that is part of the checkpointed state.
    */
   applyIncrement(increment: ItemModelIncrement): void {
-    if (increment.rankingStep !== null) this.ranking.applyStep(increment.rankingStep);
+    if (increment.rankingStep !== null) {
+      this.ranking.applyStep(increment.rankingStep, increment.rankingContext);
+    }
     if (increment.embeddingStrength > 0) {
       this.items.learn(increment.itemId, increment.preceding, increment.embeddingStrength);
     } else this.items.ensure(increment.itemId);

@@ -110,6 +110,13 @@ export interface ModelConfig {
       readonly regularization: number;
       /** Users whose last candidate pool is kept for learning from their next pick. */
       readonly pendingUsers: number;
+      /**
+       * Learning rate of each ranking context's offsets relative to `rate` (0: one set of weights
+       * for every context; see `rankingContext`).
+       */
+      readonly contextRate: number;
+      /** A gap between clicks longer than this starts a new session (ranking contexts). */
+      readonly sessionGapMs: number;
     };
     /** MMR trade-off: 1 = pure relevance, 0 = pure novelty. */
     readonly diversityLambda: number;
@@ -195,6 +202,8 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
       negatives: 5,
       regularization: 0.01,
       pendingUsers: 10_000,
+      contextRate: 1,
+      sessionGapMs: 30 * 60_000,
     },
     diversityLambda: 0.9,
     diversityPool: 50,

@@ -1,6 +1,7 @@
 import type { RankingStateRecord } from '../codec/state-records.js';
 import { Random } from '../util/random.js';
-import type { ModelConfig } from './model-config.js';
+import { engagementStrength, type ModelConfig } from './model-config.js';
+import type { UserPreferences } from './user-preferences.js';
 import { sigmoid } from './vector-math.js';
 
 /** The ranking signals, in the order the weight vector stores them. */
@@ -18,8 +19,39 @@ export const RANKING_FEATURES = [
 export type RankingFeature = (typeof RANKING_FEATURES)[number];
 export const FEATURE_COUNT = RANKING_FEATURES.length;
 
+/**
+ * The contexts a list is ranked in, which the weights are conditioned on: how many items the
+ * user's current session holds (0, 1, 2, 3–4, 5+; a session ends at a gap longer than
+ * `ranking.learning.sessionGapMs`), and whether the user has history before it. What predicts the
+ * next click differs between them: after one click only item-to-item signals know anything, in a
+ * long session the session's neighbours do, and a returning user's taste lives in their history.
+ */
+export const SESSION_BUCKETS = 5;
+export const CONTEXT_COUNT = SESSION_BUCKETS * 2;
+/** Entries of a ranking step: the shared weights' change, then the context's own. */
+export const RANKING_STEP_LENGTH = 2 * FEATURE_COUNT;
+
+/** The ranking context of `user` as of their latest interaction (see CONTEXT_COUNT). */
+export function rankingContext(user: UserPreferences, config: ModelConfig): number {
+  const gap = config.ranking.learning.sessionGapMs;
+  let session = 0;
+  let engaged = 0;
+  let newer = Number.NaN;
+  for (let r = user.recent.length - 1; r >= 0; r--) {
+    const interaction = user.recent[r]!;
+    if (engagementStrength(config, interaction.type) <= 0) continue;
+    engaged++;
+    if (session === engaged - 1 && (Number.isNaN(newer) || newer - interaction.time <= gap)) session++;
+    newer = interaction.time;
+  }
+  const bucket = session === 0 ? 0 : session === 1 ? 1 : session === 2 ? 2 : session <= 4 ? 3 : 4;
+  const history = user.events > session ? 1 : 0;
+  return history * SESSION_BUCKETS + bucket;
+}
+
 /** One user's last candidate pool: what their next pick is learned against. */
 interface PoolSnapshot {
+  readonly context: number;
   readonly ids: readonly string[];
   /** ids.length × FEATURE_COUNT, row-major, in RANKING_FEATURES order. */
   readonly features: Float32Array;
@@ -40,9 +72,17 @@ interface PoolSnapshot {
  * there are; a pick with no pool (first list, evicted, or a restart) is simply not learned from.
  */
 export class RankingLearner {
-  /** Current weights, in RANKING_FEATURES order; the ranking reads them directly. */
+  /** The shared weights, in RANKING_FEATURES order. */
   readonly weights: Float64Array;
+  /**
+   * Per context, its offset from the shared weights (CONTEXT_COUNT × FEATURE_COUNT, row-major): a
+   * list in context c is ranked with weights + offsets[c]. Offsets start at 0 and are pulled back
+   * towards it, so a context seldom seen ranks with the shared weights.
+   */
+  readonly contextOffsets: Float64Array;
   private readonly prior: Float64Array;
+  private readonly effective = new Float64Array(FEATURE_COUNT);
+  private readonly offsetScratch = new Float64Array(FEATURE_COUNT);
   private readonly pools = new Map<string, PoolSnapshot>();
   private readonly random: Random;
   private readonly difference = new Float64Array(FEATURE_COUNT);
@@ -55,6 +95,7 @@ export class RankingLearner {
     this.settings = config.ranking.learning;
     this.prior = Float64Array.from(RANKING_FEATURES, (f) => config.ranking.weights[f]);
     this.weights = Float64Array.from(this.prior);
+    this.contextOffsets = new Float64Array(CONTEXT_COUNT * FEATURE_COUNT);
     this.random = new Random(config.embedding.seed ^ 0x5eed);
   }
 
@@ -76,17 +117,27 @@ export class RankingLearner {
     return this.weights[RANKING_FEATURES.indexOf(feature)]!;
   }
 
-  /** The current weights by signal name. */
-  byName(): Record<RankingFeature, number> {
+  /** The weights a list in `context` is ranked with, by signal name (the shared ones without a context). */
+  byName(context?: number): Record<RankingFeature, number> {
+    const weights = context === undefined ? this.weights : this.weightsIn(context);
     const named = {} as Record<RankingFeature, number>;
     RANKING_FEATURES.forEach((feature, k) => {
-      named[feature] = this.weights[k]!;
+      named[feature] = weights[k]!;
     });
     return named;
   }
 
-  /** Keeps the pool the user was just ranked against, replacing any older one. */
-  remember(userId: string, ids: readonly string[], features: Float32Array): void {
+  /** The shared weights plus the context's offsets: scratch, valid until the next call. */
+  weightsIn(context: number): Float64Array {
+    const at = checkedContext(context) * FEATURE_COUNT;
+    for (let k = 0; k < FEATURE_COUNT; k++) {
+      this.effective[k] = this.weights[k]! + this.contextOffsets[at + k]!;
+    }
+    return this.effective;
+  }
+
+  /** Keeps the pool the user was just ranked against (in `context`), replacing any older one. */
+  remember(userId: string, ids: readonly string[], features: Float32Array, context = 0): void {
     if (!this.enabled) return;
     if (features.length !== ids.length * FEATURE_COUNT) {
       throw new RangeError(
@@ -94,7 +145,7 @@ export class RankingLearner {
       );
     }
     this.pools.delete(userId);
-    this.pools.set(userId, { ids, features });
+    this.pools.set(userId, { context: checkedContext(context), ids, features });
     if (this.pools.size > this.settings.pendingUsers) {
       const oldest = this.pools.keys().next();
       if (!oldest.done) this.pools.delete(oldest.value);
@@ -103,20 +154,24 @@ export class RankingLearner {
 
   /**
    * What the user picking `itemId` teaches the weights, against the pool they were last ranked
-   * with (which is then dropped), written into `step` (FEATURE_COUNT entries) as the change to add
-   * to the weights. The weights themselves are not touched: every replica of the model adds the
-   * same step in the same order (`applyStep`), so the instance that saw the pick does too. A pick
-   * from outside the pool says nothing about how to order it: returns false, `step` untouched.
+   * with (which is then dropped), written into `step` (RANKING_STEP_LENGTH entries: the shared
+   * weights' change, then the pool's context's) as the change to add. The weights themselves are
+   * not touched: every replica of the model adds the same step in the same order (`applyStep`), so
+   * the instance that saw the pick does too. Returns the pool's context, or −1 when the pick taught
+   * nothing (no pool, or a pick from outside it, which says nothing about how to order it).
    */
-  learn(userId: string, itemId: string, step: Float64Array): boolean {
+  learn(userId: string, itemId: string, step: Float64Array): number {
     const pool = this.pools.get(userId);
-    if (pool === undefined) return false;
+    if (pool === undefined) return -1;
     this.pools.delete(userId);
     const picked = pool.ids.indexOf(itemId);
-    if (picked < 0 || pool.ids.length < 2) return false;
-    const { rate, negatives, regularization } = this.settings;
+    if (picked < 0 || pool.ids.length < 2) return -1;
+    const { rate, negatives, regularization, contextRate } = this.settings;
     const w = this.scratch;
     w.set(this.weights);
+    const o = this.offsetScratch;
+    const at = pool.context * FEATURE_COUNT;
+    for (let k = 0; k < FEATURE_COUNT; k++) o[k] = this.contextOffsets[at + k]!;
     const d = this.difference;
     const f = pool.features;
     const positive = picked * FEATURE_COUNT;
@@ -127,30 +182,46 @@ export class RankingLearner {
       let margin = 0;
       for (let k = 0; k < FEATURE_COUNT; k++) {
         d[k] = f[positive + k]! - f[negative + k]!;
-        margin += w[k]! * d[k]!;
+        margin += (w[k]! + o[k]!) * d[k]!;
       }
       // Gradient of log σ(margin): large while the pick does not yet outscore the other candidate.
       const gradient = rate * (1 - sigmoid(margin));
       for (let k = 0; k < FEATURE_COUNT; k++) {
         if (this.prior[k] === 0) continue;
         w[k] = w[k]! + gradient * d[k]! - rate * regularization * (w[k]! - this.prior[k]!);
+        o[k] = o[k]! + contextRate * gradient * d[k]! - rate * regularization * o[k]!;
       }
     }
-    for (let k = 0; k < FEATURE_COUNT; k++) step[k] = w[k]! - this.weights[k]!;
-    return true;
+    for (let k = 0; k < FEATURE_COUNT; k++) {
+      step[k] = w[k]! - this.weights[k]!;
+      step[FEATURE_COUNT + k] = o[k]! - this.contextOffsets[at + k]!;
+    }
+    return pool.context;
   }
 
-  /** Adds a step `learn` computed (here or on another instance) to the weights. */
-  applyStep(step: ArrayLike<number>): void {
-    for (let k = 0; k < FEATURE_COUNT && k < step.length; k++) {
+  /**
+   * Adds a step `learn` computed (here or on another instance) to the weights: its first
+   * FEATURE_COUNT entries to the shared weights, the rest (when present) to `context`'s offsets.
+   */
+  applyStep(step: ArrayLike<number>, context = 0): void {
+    const at = checkedContext(context) * FEATURE_COUNT;
+    for (let k = 0; k < FEATURE_COUNT; k++) {
       if (this.prior[k] === 0) continue;
-      this.weights[k] = this.weights[k]! + step[k]!;
+      if (k < step.length) this.weights[k] = this.weights[k]! + step[k]!;
+      if (FEATURE_COUNT + k < step.length) {
+        this.contextOffsets[at + k] = this.contextOffsets[at + k]! + step[FEATURE_COUNT + k]!;
+      }
     }
     this.updates++;
   }
 
   toRecord(): RankingStateRecord {
-    return { features: [...RANKING_FEATURES], weights: Array.from(this.weights), updates: this.updates };
+    return {
+      features: [...RANKING_FEATURES],
+      weights: Array.from(this.weights),
+      contextOffsets: Array.from(this.contextOffsets),
+      updates: this.updates,
+    };
   }
 
   /**
@@ -165,6 +236,25 @@ export class RankingLearner {
         this.weights[k] = value;
       }
     });
+    // Offsets are stored context by context in the record's feature order.
+    const offsets = record.contextOffsets ?? [];
+    if (offsets.length === CONTEXT_COUNT * record.features.length) {
+      record.features.forEach((name, i) => {
+        const k = RANKING_FEATURES.indexOf(name as RankingFeature);
+        if (k < 0 || this.prior[k] === 0) return;
+        for (let c = 0; c < CONTEXT_COUNT; c++) {
+          const value = offsets[c * record.features.length + i]!;
+          if (Number.isFinite(value)) this.contextOffsets[c * FEATURE_COUNT + k] = value;
+        }
+      });
+    }
     this.updates = record.updates;
   }
+}
+
+function checkedContext(context: number): number {
+  if (!Number.isInteger(context) || context < 0 || context >= CONTEXT_COUNT) {
+    throw new RangeError(`a ranking context is an integer in [0, ${CONTEXT_COUNT}), got ${context}`);
+  }
+  return context;
 }

@@ -141,6 +141,7 @@ export class ItemModelReplica {
         preceding: increment.preceding,
         precedingAgoMs: increment.precedingTimes.map((t) => increment.eventTime - t),
         rankingStep: increment.rankingStep,
+        rankingContext: increment.rankingContext,
       })),
       catalog: catalog.map(
         (change): CatalogChangeRecord => ({
@@ -179,6 +180,7 @@ export class ItemModelReplica {
         preceding: click.preceding,
         precedingTimes: click.precedingAgoMs.map((ago) => click.eventTime - ago),
         rankingStep: click.rankingStep,
+        rankingContext: click.rankingContext,
       });
     }
     this.observer?.applied(

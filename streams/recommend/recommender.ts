@@ -3,7 +3,12 @@ import type { EddyModel } from '../model/eddy-model.js';
 import type { CandidateSource, RecommendedItem } from '../model/events.js';
 import type { ItemProfile } from '../model/item-model.js';
 import { engagementStrength } from '../model/model-config.js';
-import { FEATURE_COUNT, RANKING_FEATURES, type RankingFeature } from '../model/ranking-learner.js';
+import {
+  FEATURE_COUNT,
+  RANKING_FEATURES,
+  type RankingFeature,
+  rankingContext,
+} from '../model/ranking-learner.js';
 import { selectTopOf } from '../model/trending.js';
 import { categoryScore, type UserPreferences } from '../model/user-preferences.js';
 import { dot, isZero, normalizeInto } from '../model/vector-math.js';
@@ -114,8 +119,9 @@ export class Recommender {
     learn = true,
   ): RecommendedItem[] {
     const candidates = this.gatherCandidates(user, vectorResults);
-    this.score(user, candidates);
-    if (learn && this.model.ranking.enabled) this.rememberPool(user.userId, candidates);
+    const context = rankingContext(user, this.model.config);
+    this.score(user, candidates, context);
+    if (learn && this.model.ranking.enabled) this.rememberPool(user.userId, candidates, context);
     const { diversityLambda, diversityPool } = this.model.config.ranking;
     const picked = diversify(
       candidates.values(),
@@ -135,7 +141,7 @@ export class Recommender {
     return picked.map((c, i) => ({ itemId: c.item.itemId, score: c.score, rank: i + 1, source: c.source }));
   }
 
-  private rememberPool(userId: string, candidates: ReadonlyMap<string, Candidate>): void {
+  private rememberPool(userId: string, candidates: ReadonlyMap<string, Candidate>, context: number): void {
     const ids: string[] = [];
     const features = new Float32Array(candidates.size * FEATURE_COUNT);
     let offset = 0;
@@ -143,7 +149,7 @@ export class Recommender {
       ids.push(itemId);
       for (const name of RANKING_FEATURES) features[offset++] = c.features[name];
     }
-    this.model.ranking.remember(userId, ids, features);
+    this.model.ranking.remember(userId, ids, features, context);
   }
 
   private gatherCandidates(
@@ -314,8 +320,8 @@ export class Recommender {
     return scores;
   }
 
-  private score(user: UserPreferences, candidates: Map<string, Candidate>): void {
-    const w = this.model.ranking.byName();
+  private score(user: UserPreferences, candidates: Map<string, Candidate>, context: number): void {
+    const w = this.model.ranking.byName(context);
     const longTerm = normalizeInto(this.userLongTerm, user.longTerm);
     const shortTerm = normalizeInto(this.userShortTerm, user.shortTerm);
     const itemVector = this.itemScratch;

@@ -107,6 +107,7 @@ const itemState: ItemStateRecord = {
 const rankingState: RankingStateRecord = {
   features: ['coVisitation', 'sequence'],
   weights: [1.875, -0.25],
+  contextOffsets: Array.from({ length: 20 }, (_, i) => i / 8 - 1),
   updates: 1234,
   itemModel: {
     incrementsOffset: 4321,
@@ -130,6 +131,7 @@ const increments: ItemModelIncrementsRecord = {
       preceding: ['i-1', 'i-2'],
       precedingAgoMs: [500, 250],
       rankingStep: [0.125, -0.5],
+      rankingContext: 3,
     },
     {
       itemId: 'i-1',
@@ -140,6 +142,7 @@ const increments: ItemModelIncrementsRecord = {
       preceding: [],
       precedingAgoMs: [],
       rankingStep: null,
+      rankingContext: 0,
     },
   ],
   catalog: [{ partition: 2, offset: 17, event: codecs.itemEvent.encode(item) }],

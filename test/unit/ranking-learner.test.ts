@@ -1,21 +1,26 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import type { EventType } from '../../streams/model/events.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../streams/model/model-config.js';
 import {
+  CONTEXT_COUNT,
   FEATURE_COUNT,
   RANKING_FEATURES,
+  RANKING_STEP_LENGTH,
   type RankingFeature,
   RankingLearner,
+  rankingContext,
 } from '../../streams/model/ranking-learner.js';
+import { newUserPreferences } from '../../streams/model/user-preferences.js';
 import { Random } from '../../streams/util/random.js';
 
 /** Learns a pick and applies the step at once, as a model replica alone does. */
 function learnAndApply(learner: RankingLearner, userId: string, itemId: string): boolean {
-  const step = new Float64Array(FEATURE_COUNT);
-  const learned = learner.learn(userId, itemId, step);
-  if (learned) learner.applyStep(step);
-  return learned;
+  const step = new Float64Array(RANKING_STEP_LENGTH);
+  const context = learner.learn(userId, itemId, step);
+  if (context >= 0) learner.applyStep(step, context);
+  return context >= 0;
 }
 
 function configWith(
@@ -75,6 +80,62 @@ describe('RankingLearner', () => {
       );
     }
     assert.equal(learner.updates, 2000);
+  });
+
+  test('learns per context: a signal that tells picks apart in one context only gains weight there', () => {
+    const learner = new RankingLearner(configWith({ rate: 0.05, regularization: 0.001 }));
+    const random = new Random(11);
+    const k = column('sessionKnn');
+    for (let n = 0; n < 3000; n++) {
+      // In context 2, picks have the highest session-kNN score; in context 7 it is noise.
+      const context = n % 2 === 0 ? 2 : 7;
+      const picked = random.int(30);
+      const { ids, features } = pool(random, 30, picked, context === 2 ? { sessionKnn: 1 } : {});
+      learner.remember('u', ids, features, context);
+      assert.equal(learnAndApply(learner, 'u', ids[picked]!), true);
+    }
+    const informative = learner.weightsIn(2)[k]!;
+    const noise = learner.weightsIn(7)[k]!;
+    assert.ok(informative > noise + 1, `context 2: ${informative}, context 7: ${noise}`);
+    // A context never seen ranks with the shared weights.
+    assert.deepEqual(Array.from(learner.weightsIn(0)), Array.from(learner.weights));
+    assert.throws(() => learner.weightsIn(CONTEXT_COUNT), RangeError);
+  });
+
+  test('contextRate 0 learns one set of weights for every context', () => {
+    const learner = new RankingLearner(configWith({ rate: 0.05, contextRate: 0 }));
+    const random = new Random(12);
+    for (let n = 0; n < 200; n++) {
+      const { ids, features } = pool(random, 20, 3, { category: 1 });
+      learner.remember('u', ids, features, n % CONTEXT_COUNT);
+      learnAndApply(learner, 'u', 'i3');
+    }
+    assert.ok(learner.contextOffsets.every((offset) => offset === 0));
+  });
+
+  test('the ranking context: the session’s length up to a gap, and history before it', () => {
+    const config = configWith({ sessionGapMs: 30 * 60_000 });
+    const user = newUserPreferences('u', config.dimension);
+    const at = (minutes: number, type: EventType = 'click') => {
+      user.recent.push({ itemId: `i${user.recent.length}`, type, time: minutes * 60_000 });
+      user.events++;
+    };
+    assert.equal(rankingContext(user, config), 0);
+    at(0);
+    assert.equal(rankingContext(user, config), 1);
+    at(10);
+    assert.equal(rankingContext(user, config), 2);
+    at(20);
+    at(25);
+    assert.equal(rankingContext(user, config), 3);
+    at(29);
+    at(30);
+    assert.equal(rankingContext(user, config), 4);
+    // Two hours later: a session of one, with history before it.
+    at(150);
+    assert.equal(rankingContext(user, config), 5 + 1);
+    at(160);
+    assert.equal(rankingContext(user, config), 5 + 2);
   });
 
   test('a signal configured at 0 stays off, however informative', () => {
