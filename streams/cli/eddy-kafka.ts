@@ -16,6 +16,15 @@ export interface KafkaModeHooks {
   /** Installs the SIGINT/SIGTERM handling: `stop` on the first signal, exit on the second. */
   onSignals(stop: () => void): void;
   logSummary(summary: RunSummary, phase: 'progress' | 'finished'): void;
+  /** Called once the instance is built: what a supervising thread reads its metrics and readiness from. */
+  onStarted?(instance: RunningInstance): void;
+}
+
+export interface RunningInstance {
+  readonly metrics: EddyMetrics;
+  ready(): boolean;
+  /** The port its HTTP server (metrics, health, interactive queries) listens on. */
+  readonly httpPort: number;
 }
 
 /**
@@ -61,6 +70,7 @@ export async function runKafkaMode(
   metrics.readinessFrom(health.ready);
   const http = await startHttpServer(settings.httpPort, metrics.registry, health, eddy.queries);
   httpPort = http.port;
+  hooks.onStarted?.({ metrics, ready: health.ready, httpPort: http.port });
   logger.info('eddy started', {
     mode: 'kafka',
     brokers: brokers.join(','),

@@ -6,7 +6,6 @@ import type { RecommendedItem } from '../model/events.js';
 import { startHttpServer } from '../observe/http-server.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { EddyMetrics } from '../observe/metrics.js';
-import type { RunSummary } from '../observe/run-stats.js';
 import { EVERYTHING_LOCAL, UserQueries } from '../serve/user-queries.js';
 import { DatasetError, movieLensStream } from '../sources/movielens.js';
 import type { StreamEvent } from '../sources/stream-event.js';
@@ -14,7 +13,9 @@ import { syntheticStream } from '../sources/synthetic.js';
 import { connectQdrant } from './connect-qdrant.js';
 import { runKafkaMode } from './eddy-kafka.js';
 import { EDDY_SETTINGS, type EddySettings, modelConfigFrom } from './eddy-settings.js';
+import { resolveThreads, runKafkaThreads } from './kafka-threads.js';
 import { formatHelp, parseSettings } from './settings.js';
+import { formatSeconds, logSummary, PROGRESS_LEGEND } from './summary-log.js';
 import { main as tail } from './tail.js';
 
 const USAGE = `Usage: npm start -- [options]    (or: node dist/streams/cli/eddy.js [options])
@@ -68,12 +69,24 @@ async function main(argv: readonly string[]): Promise<number> {
         ignored: ignored.map((key) => `--${EDDY_SETTINGS[key].flag}`).join(' '),
       });
     }
+    const threads = resolveThreads(settings);
+    if (threads > 1) {
+      // Threads log JSON unless the terminal here asked for readable lines.
+      const resolved = { ...settings, logFormat: format };
+      return runKafkaThreads(resolved, threads, logger, (stop) => handleSignals(logger, stop));
+    }
     return runKafkaMode(settings, logger, {
       onSignals: (stop) => handleSignals(logger, stop),
       logSummary: (summary, phase) => logSummary(logger, summary, phase),
     });
   }
 
+  if (settings.threads > 1) {
+    // The in-process log lives in this thread; sharing it with pipeline threads is not built.
+    logger.warn('--threads applies to Kafka mode; the embedded run uses one pipeline', {
+      threads: settings.threads,
+    });
+  }
   let stream: Iterable<StreamEvent>;
   try {
     stream = openStream(settings);
@@ -195,67 +208,6 @@ function openStream(settings: EddySettings): Iterable<StreamEvent> {
     // Catalog items carry content vectors, as a production catalog with text embeddings would: cold start.
     contentVectorDimension: settings.dimension,
   });
-}
-
-/**
- * What the progress fields mean, logged once at start: a newcomer reading `freshnessP99` should not
- * have to open the source.
- */
-const PROGRESS_LEGEND = {
-  eventsPerSec: 'click events processed per second (recent)',
-  lists: 'recommendation lists emitted (a burst of clicks by one user within --coalesce yields one)',
-  hitRate:
-    'live: share of positive clicks on an item of the list last emitted to that user; that list is older than the previous click when clicks coalesce, so it reads lower than bench:quality HR@10, which ranks anew before every click',
-  ndcg: 'live NDCG@10 of the same lists',
-  latency: 'per list: from its batch being fetched to the list being committed (p50/p95/p99)',
-  freshnessP99: 'per list: from its click entering the log to the list being committed, queueing included',
-  coverage: 'share of the catalog recommended recently',
-};
-
-function logSummary(
-  logger: Logger,
-  s: RunSummary,
-  phase: 'progress' | 'finished',
-  totalEvents: number | null = null,
-): void {
-  const ms = (v: number): string => (Number.isNaN(v) ? '–' : `${v.toFixed(v < 10 ? 2 : 0)}ms`);
-  logger.info(
-    phase === 'finished'
-      ? `finished: ${s.clicks.toLocaleString('en')} events in ${s.elapsedSeconds.toFixed(1)}s`
-      : progressMessage(s, totalEvents),
-    {
-      eventsPerSec: Math.round(phase === 'finished' ? s.eventsPerSecond : s.recentEventsPerSecond),
-      lists: s.lists,
-      hitRate: round(s.quality.hitRate),
-      recentHitRate: round(s.quality.recentHitRate),
-      ndcg: round(s.quality.ndcg),
-      latency: `p50 ${ms(s.latencyMs.p50)} p95 ${ms(s.latencyMs.p95)} p99 ${ms(s.latencyMs.p99)}`,
-      freshnessP99: ms(s.freshnessMs.p99),
-      coverage: round(s.coverage),
-      users: s.users,
-      items: s.catalog,
-      deadLetters: s.deadLetters,
-    },
-  );
-}
-
-/** `12,000 / 100,000 events (12%), ETA 40s` when the stream's length is known. */
-function progressMessage(s: RunSummary, totalEvents: number | null): string {
-  const done = s.clicks.toLocaleString('en');
-  if (totalEvents === null || totalEvents <= 0) return `${done} events`;
-  const share = Math.min(100, Math.floor((100 * s.clicks) / totalEvents));
-  const rate = s.recentEventsPerSecond;
-  const eta = rate > 0 ? `, ETA ${formatSeconds(Math.max(0, totalEvents - s.clicks) / rate)}` : '';
-  return `${done} / ${totalEvents.toLocaleString('en')} events (${share}%)${eta}`;
-}
-
-function formatSeconds(seconds: number): string {
-  if (seconds < 90) return `${Math.ceil(seconds)}s`;
-  return `${Math.floor(seconds / 60)}m ${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
-}
-
-function round(v: number): number {
-  return Math.round(v * 1000) / 1000;
 }
 
 /**

@@ -180,6 +180,15 @@ export const KAFKA_EDDY_SETTINGS = {
     parse: name,
     default: DEFAULT_INSTANCE_ID,
   }),
+  threads: setting({
+    flag: 'threads',
+    env: 'EDDY_THREADS',
+    description:
+      'pipelines in this process, each on a worker thread, an instance of the group of its own (instance id <instance>-t<n>; 0 = one per core)',
+    expected: 'an integer 0–64',
+    parse: integer(0, 64),
+    default: 0,
+  }),
   transactional: setting({
     flag: 'transactional',
     env: 'EDDY_TRANSACTIONAL',

@@ -1,6 +1,5 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import { ConfigError } from '../errors.js';
 import { MAX_QUERY_LIMIT, type QueryAnswer, type UserQueries } from '../serve/user-queries.js';
 
@@ -11,19 +10,37 @@ export interface HealthState {
   ready(): boolean;
 }
 
+/** Where /metrics comes from: a prom-client Registry, or an aggregate of several. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
 /**
  * Serves /metrics, /healthz (liveness), /readyz (readiness) and, given `queries`, the interactive
- * query API under /v1 (docs/openapi.json).
+ * query API under /v1 (docs/openapi.json). Without `queries`, `redirectQueries` may name where a
+ * /v1 request is answered instead (307; 503 while it names nowhere).
  */
 export async function startHttpServer(
   port: number,
-  registry: Registry,
+  registry: MetricsSource,
   health: HealthState,
   queries?: UserQueries,
+  redirectQueries?: (pathAndQuery: string) => string | null,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://eddy');
     const path = url.pathname;
+    if (queries === undefined && redirectQueries !== undefined && path.startsWith('/v1/')) {
+      const location = redirectQueries(`${path}${url.search}`);
+      if (location === null)
+        sendJson(res, 503, { error: 'unavailable', message: 'no pipeline to answer yet' });
+      else {
+        res.writeHead(307, { location });
+        res.end();
+      }
+      return;
+    }
     if (queries !== undefined && path.startsWith('/v1/')) {
       answerQuery(queries, req.method ?? 'GET', url, res).catch((error: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { error: 'internal', message: String(error) });

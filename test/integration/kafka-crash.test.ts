@@ -80,6 +80,9 @@ function eddyArgs(prefix: string, registryUrl: string): string[] {
   return [
     '--kafka-brokers',
     BROKERS,
+    // One pipeline per process: the test counts instances (the default is one per core).
+    '--threads',
+    '1',
     // With a registry, as the catalog that got lost at a crash was registry-framed.
     '--schema-registry-url',
     registryUrl,

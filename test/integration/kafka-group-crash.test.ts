@@ -36,6 +36,9 @@ function eddyArgs(prefix: string, instanceId: string): string[] {
   return [
     '--kafka-brokers',
     BROKERS,
+    // One pipeline per process: the test counts instances (the default is one per core).
+    '--threads',
+    '1',
     '--topic-prefix',
     prefix,
     '--group-id',

@@ -1,0 +1,274 @@
+/**
+ * `eddy --threads N` against `--threads 1` on a real broker, side by side in one run: the `eddy`
+ * command (Kafka mode, exactly-once) consumes the same prefed clicks topic once per round and
+ * thread count, alternating, each run with a consumer group and output topics of its own. The rate
+ * is input records per second from the group's first committed offset to its last (start-up and
+ * restore excluded), read from the broker's committed offsets, so the process is measured from
+ * outside exactly as an operator would see it.
+ *
+ *   infra/kafka/start.sh && npm run build && node dist/bench/threads.bench.js [--help]
+ */
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { Admin } from 'kafkajs';
+import { createKafka, parseBrokers } from '../streams/adapters/kafka/kafka-client.js';
+import { ensureTopics } from '../streams/adapters/kafka/topic-admin.js';
+import { eddyTopicSpecs } from '../streams/app/kafka.js';
+import { feed, feedProducer, singleObjectEncoder } from '../streams/app/kafka-feed.js';
+import { DEFAULT_MODEL_CONFIG } from '../streams/model/model-config.js';
+import { type TopicNames, topicNames } from '../streams/pipeline/topics.js';
+import { syntheticStream } from '../streams/sources/synthetic.js';
+import {
+  formatCount,
+  formatFixed,
+  integerFlag,
+  markdownTable,
+  progress,
+  repositoryRoot,
+  UsageError,
+} from './support.js';
+
+const USAGE = `Usage: node dist/bench/threads.bench.js [options]
+
+Runs the eddy command in Kafka mode (exactly-once) over one prefed clicks topic with --threads 1
+and --threads N, alternating them --repeat times, and prints input records per second (first to
+last committed offset of the group) per thread count, median [min–max], and the ratio within each
+round. Needs a broker (infra/kafka/start.sh). Results on stdout, progress on stderr.
+
+Options:
+  --brokers <list>     host:port,... (default: $KAFKA_BROKERS or 127.0.0.1:9092)
+  --threads <list>     thread counts compared (default 1,2)
+  --events <n>         synthetic clicks prefed (default 30,000)
+  --users <n>          synthetic users (default 2,000)
+  --items <n>          synthetic catalog size (default 3,000)
+  --partitions <n>     partitions of every topic (default 8)
+  --repeat <r>         rounds (default 2)
+  --json <file>        also write the results as JSON
+  --help               show this text`;
+
+interface Settings {
+  readonly brokers: string[];
+  readonly threads: number[];
+  readonly events: number;
+  readonly users: number;
+  readonly items: number;
+  readonly partitions: number;
+  readonly repeat: number;
+  readonly json: string | null;
+}
+
+function parse(argv: readonly string[]): Settings | null {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      brokers: { type: 'string' },
+      threads: { type: 'string' },
+      events: { type: 'string' },
+      users: { type: 'string' },
+      items: { type: 'string' },
+      partitions: { type: 'string' },
+      repeat: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) return null;
+  const threads = (values.threads ?? '1,2').split(',').map((t) => integerFlag('threads', t.trim(), 1, 1));
+  return {
+    brokers: parseBrokers(values.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
+    threads,
+    events: integerFlag('events', values.events, 30_000, 1),
+    users: integerFlag('users', values.users, 2_000, 1),
+    items: integerFlag('items', values.items, 3_000, 10),
+    partitions: integerFlag('partitions', values.partitions, 8, 1),
+    repeat: integerFlag('repeat', values.repeat, 2, 1),
+    json: values.json ?? null,
+  };
+}
+
+interface Run {
+  readonly threads: number;
+  readonly records: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+}
+
+async function committed(admin: Admin, group: string, topics: readonly string[]): Promise<number> {
+  const offsets = await admin.fetchOffsets({ groupId: group, topics: [...topics] });
+  return offsets.flatMap((t) => t.partitions).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+}
+
+function stop(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode);
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+async function runOnce(
+  settings: Settings,
+  admin: Admin,
+  input: TopicNames,
+  total: number,
+  threads: number,
+): Promise<Run> {
+  const prefix = `bench-threads-${threads}-${randomUUID().slice(0, 8)}`;
+  const eddyBin = join(repositoryRoot(), 'dist', 'streams', 'cli', 'eddy.js');
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('EDDY_') || key === 'KAFKA_BROKERS') delete env[key];
+  const child = spawn(
+    process.execPath,
+    [
+      eddyBin,
+      '--kafka-brokers',
+      settings.brokers.join(','),
+      '--topic-prefix',
+      prefix,
+      '--group-id',
+      prefix,
+      '--clicks-topic',
+      input.clicks,
+      '--items-topic',
+      input.items,
+      '--partitions',
+      String(settings.partitions),
+      '--threads',
+      String(threads),
+      '--http-port',
+      '0',
+      '--log-format',
+      'json',
+      '--summary-every',
+      '1h',
+    ],
+    { env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-20_000);
+  });
+  const topics = [input.clicks, input.items];
+  let first: number | null = null;
+  let firstAt = 0;
+  const deadline = performance.now() + 900_000;
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`eddy exited (${child.exitCode}):\n${stderr}`);
+      const done = await committed(admin, prefix, topics).catch(() => 0);
+      const now = performance.now();
+      if (first === null && done > 0) {
+        first = done;
+        firstAt = now;
+      }
+      if (done >= total && first !== null) {
+        const records = done - first;
+        const seconds = (now - firstAt) / 1000;
+        return { threads, records, seconds, perSecond: records / seconds };
+      }
+      if (now > deadline) throw new Error(`eddy --threads ${threads} did not catch up within 15 minutes`);
+      await sleep(50);
+    }
+  } finally {
+    await stop(child);
+    await admin
+      .deleteTopics({
+        topics: Object.values(topicNames(prefix)).filter((t) => t !== input.clicks && t !== input.items),
+      })
+      .catch(() => undefined);
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  let settings: Settings | null;
+  try {
+    settings = parse(argv);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof TypeError) {
+      process.stderr.write(`threads.bench: ${error.message}\n${USAGE}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (settings === null) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const kafka = createKafka({ brokers: settings.brokers, clientId: 'eddy-bench-threads' });
+  const admin = kafka.admin();
+  await admin.connect();
+  const input = topicNames(`bench-threads-input-${randomUUID().slice(0, 8)}`);
+  try {
+    await ensureTopics(admin, eddyTopicSpecs(input, settings.partitions), { replicationFactor: 1 });
+    const events = syntheticStream({
+      seed: 42,
+      users: settings.users,
+      items: settings.items,
+      events: settings.events,
+      contentVectorDimension: DEFAULT_MODEL_CONFIG.dimension,
+    });
+    const producer = feedProducer(kafka);
+    await producer.connect();
+    const fed = await feed(producer, events, { encode: singleObjectEncoder(input) });
+    await producer.disconnect();
+    const total = settings.events + settings.items;
+    progress(`prefed ${formatCount(total)} records (${JSON.stringify(fed)})`);
+    const runs: Run[] = [];
+    for (let round = 0; round < settings.repeat; round++) {
+      const order = round % 2 === 0 ? settings.threads : [...settings.threads].reverse();
+      for (const threads of order) {
+        const run = await runOnce(settings, admin, input, total, threads);
+        progress(
+          `round ${round + 1}: --threads ${threads}: ${formatCount(run.records)} records in ${formatFixed(run.seconds, 1)}s = ${formatCount(Math.round(run.perSecond))}/s`,
+        );
+        runs.push(run);
+      }
+    }
+    const base = settings.threads[0]!;
+    const rows = settings.threads.map((threads) => {
+      const rates = runs.filter((r) => r.threads === threads).map((r) => r.perSecond);
+      const ratios = [];
+      for (let round = 0; round < settings.repeat; round++) {
+        const mine = runs.filter((r) => r.threads === threads)[round]!.perSecond;
+        const theirs = runs.filter((r) => r.threads === base)[round]!.perSecond;
+        ratios.push(mine / theirs);
+      }
+      return [
+        String(threads),
+        `${formatCount(Math.round(median(rates)))} [${formatCount(Math.round(Math.min(...rates)))}–${formatCount(Math.round(Math.max(...rates)))}]`,
+        `${formatFixed(median(ratios), 2)}× [${formatFixed(Math.min(...ratios), 2)}–${formatFixed(Math.max(...ratios), 2)}]`,
+      ];
+    });
+    process.stdout.write(
+      `${markdownTable(['threads', 'records/s median [range]', `vs --threads ${base}, per round`], rows)}\n`,
+    );
+    if (settings.json) writeFileSync(settings.json, `${JSON.stringify({ settings, runs }, null, 2)}\n`);
+    return 0;
+  } finally {
+    await admin.deleteTopics({ topics: Object.values(input) }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `threads.bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
