@@ -12,6 +12,7 @@ import { MemoryStateStore } from '../streams/adapters/memory/memory-state-store.
 import { EddyModel } from '../streams/model/eddy-model.js';
 import type { ClickEvent } from '../streams/model/events.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../streams/model/model-config.js';
+import { SessionNeighbours } from '../streams/model/session-neighbours.js';
 import type { UserPreferences } from '../streams/model/user-preferences.js';
 import { userPreferencesSerde } from '../streams/model/user-state-serde.js';
 import { syntheticStream } from '../streams/sources/synthetic.js';
@@ -95,11 +96,42 @@ async function heapAfterGc(gc: () => void): Promise<number> {
   for (let i = 0; i < 10; i++) {
     gc();
     await new Promise((resolve) => setImmediate(resolve));
-    const used = process.memoryUsage().heapUsed;
+    // Typed arrays (embeddings, the session index's slots) live outside the JS heap.
+    const { heapUsed, arrayBuffers } = process.memoryUsage();
+    const used = heapUsed + arrayBuffers;
     if (Math.abs(last - used) < 64 * 1024) return used;
     last = used;
   }
   return last;
+}
+
+/** The session-kNN index alone at saturation: every slot used, every item's ring of sessions full. */
+async function measureSessionIndex(gc: () => void, sessionItems: number): Promise<string[]> {
+  const sessionConfig = DEFAULT_MODEL_CONFIG.sessionNeighbours;
+  const emptyIndex = await heapAfterGc(gc);
+  const index = new SessionNeighbours(sessionConfig);
+  const slotsOnly = (await heapAfterGc(gc)) - emptyIndex;
+  const sessionClicks =
+    sessionItems * sessionConfig.sessionsPerItem + sessionConfig.capacity * sessionConfig.sessionLength;
+  const preceding: string[] = [];
+  for (let c = 0, session = 0; c < sessionClicks; session++) {
+    preceding.length = 0;
+    for (let i = 0; i < sessionConfig.sessionLength && c < sessionClicks; i++, c++) {
+      const itemId = `i${(c * 7_919 + session * 31) % sessionItems}`;
+      index.record(`s${session}`, preceding, itemId, c);
+      preceding.push(itemId);
+    }
+  }
+  const indexBytes = (await heapAfterGc(gc)) - emptyIndex;
+  const row = [
+    formatCount(index.size),
+    formatFixed(slotsOnly / 1024 / 1024, 1),
+    formatFixed(indexBytes / 1024 / 1024, 1),
+    formatCount(Math.round((indexBytes - slotsOnly) / sessionItems)),
+  ];
+  // Reachable until measured.
+  if (index.size < 0) throw new Error('unreachable');
+  return row;
 }
 
 async function main(): Promise<number> {
@@ -163,6 +195,11 @@ async function main(): Promise<number> {
     progress(`users: ${history} clicks each → ${formatFixed(perUser / 1024, 1)} KiB per user`);
   }
 
+  const sessionItems = settings.items;
+  const sessionConfig = DEFAULT_MODEL_CONFIG.sessionNeighbours;
+  const sessionRow = await measureSessionIndex(gc, sessionItems);
+  progress(`session-kNN index: ${sessionRow.join(', ')}`);
+
   // Per item: the synthetic stream until neighbour lists fill; the users are dropped before measuring.
   const model = newModel();
   const before = await heapAfterGc(gc);
@@ -196,6 +233,7 @@ async function main(): Promise<number> {
   }
   const items = model.items.size;
   const perItem = (after - before) / items;
+
   process.stdout.write(
     `Per user (${formatCount(settings.users)} users, catalogue of ${formatCount(CATALOGUE)} items measured separately):\n\n` +
       `${markdownTable(['clicks per user', 'seen', 'recent', 'categories', 'KiB per user'], userRows)}\n\n` +
@@ -210,7 +248,9 @@ async function main(): Promise<number> {
             formatFixed((after - before) / Math.max(1, neighbours), 0),
           ],
         ],
-      )}\n`,
+      )}\n\n` +
+      `Session-kNN index at saturation (${formatCount(sessionItems)} items, every ring of ${sessionConfig.sessionsPerItem} sessions full; part of the per-item figure above, which includes everything the model holds):\n\n` +
+      `${markdownTable(['sessions held', 'slots MiB (fixed)', 'index MiB', 'bytes per item beyond the slots'], [sessionRow])}\n`,
   );
   return 0;
 }
