@@ -1,10 +1,11 @@
 /**
  * `eddy --threads N` against `--threads 1` on a real broker, side by side in one run: the `eddy`
- * command (Kafka mode, exactly-once) consumes the same prefed clicks topic once per round and
- * thread count, alternating, each run with a consumer group and output topics of its own. The rate
- * is input records per second from the group's first committed offset to its last (start-up and
- * restore excluded), read from the broker's committed offsets, so the process is measured from
- * outside exactly as an operator would see it.
+ * command (Kafka mode, exactly-once) consumes the same synthetic input once per round and thread
+ * count, alternating, each run on topics and a consumer group of its own. The input is produced
+ * only once every thread has joined the group (so the window measures processing, not joining or
+ * the rebalance after it), and the rate is input records per second from the group's first
+ * committed offset to its last, read from the broker, so the process is measured from outside as
+ * an operator would see it.
  *
  *   infra/kafka/start.sh && npm run build && node dist/bench/threads.bench.js [--help]
  */
@@ -22,7 +23,8 @@ import { ensureTopics } from '../streams/adapters/kafka/topic-admin.js';
 import { eddyTopicSpecs } from '../streams/app/kafka.js';
 import { feed, feedProducer, singleObjectEncoder } from '../streams/app/kafka-feed.js';
 import { DEFAULT_MODEL_CONFIG } from '../streams/model/model-config.js';
-import { type TopicNames, topicNames } from '../streams/pipeline/topics.js';
+import { topicNames } from '../streams/pipeline/topics.js';
+import type { StreamEvent } from '../streams/sources/stream-event.js';
 import { syntheticStream } from '../streams/sources/synthetic.js';
 import {
   formatCount,
@@ -36,15 +38,16 @@ import {
 
 const USAGE = `Usage: node dist/bench/threads.bench.js [options]
 
-Runs the eddy command in Kafka mode (exactly-once) over one prefed clicks topic with --threads 1
-and --threads N, alternating them --repeat times, and prints input records per second (first to
-last committed offset of the group) per thread count, median [min–max], and the ratio within each
-round. Needs a broker (infra/kafka/start.sh). Results on stdout, progress on stderr.
+Runs the eddy command in Kafka mode (exactly-once) with --threads 1 and --threads N, alternating
+them --repeat times; each run gets fresh topics, waits until every thread has joined the group,
+then produces the same synthetic input. Prints input records per second (first to last committed
+offset of the group) per thread count, median [min–max], and the ratio within each round. Needs a
+broker (infra/kafka/start.sh). Results on stdout, progress on stderr.
 
 Options:
   --brokers <list>     host:port,... (default: $KAFKA_BROKERS or 127.0.0.1:9092)
   --threads <list>     thread counts compared (default 1,2)
-  --events <n>         synthetic clicks prefed (default 30,000)
+  --events <n>         synthetic clicks per run (default 40,000)
   --users <n>          synthetic users (default 2,000)
   --items <n>          synthetic catalog size (default 3,000)
   --partitions <n>     partitions of every topic (default 8)
@@ -84,7 +87,7 @@ function parse(argv: readonly string[]): Settings | null {
   return {
     brokers: parseBrokers(values.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
     threads,
-    events: integerFlag('events', values.events, 30_000, 1),
+    events: integerFlag('events', values.events, 40_000, 1),
     users: integerFlag('users', values.users, 2_000, 1),
     items: integerFlag('items', values.items, 3_000, 10),
     partitions: integerFlag('partitions', values.partitions, 8, 1),
@@ -115,12 +118,14 @@ function stop(child: ChildProcess): Promise<number | null> {
 
 async function runOnce(
   settings: Settings,
+  kafka: ReturnType<typeof createKafka>,
   admin: Admin,
-  input: TopicNames,
-  total: number,
+  events: readonly StreamEvent[],
   threads: number,
 ): Promise<Run> {
   const prefix = `bench-threads-${threads}-${randomUUID().slice(0, 8)}`;
+  const topics = topicNames(prefix);
+  await ensureTopics(admin, eddyTopicSpecs(topics, settings.partitions), { replicationFactor: 1 });
   const eddyBin = join(repositoryRoot(), 'dist', 'streams', 'cli', 'eddy.js');
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('EDDY_') || key === 'KAFKA_BROKERS') delete env[key];
@@ -134,10 +139,6 @@ async function runOnce(
       prefix,
       '--group-id',
       prefix,
-      '--clicks-topic',
-      input.clicks,
-      '--items-topic',
-      input.items,
       '--partitions',
       String(settings.partitions),
       '--threads',
@@ -155,14 +156,28 @@ async function runOnce(
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-20_000);
   });
-  const topics = [input.clicks, input.items];
-  let first: number | null = null;
-  let firstAt = 0;
-  const deadline = performance.now() + 900_000;
+  const input = [topics.clicks, topics.items];
   try {
+    // Every thread in the group before any input: the window measures processing, not joining.
+    const joined = performance.now() + 120_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`eddy exited (${child.exitCode}):\n${stderr}`);
-      const done = await committed(admin, prefix, topics).catch(() => 0);
+      const { groups } = await admin.describeGroups([prefix]);
+      if (groups[0]?.state === 'Stable' && groups[0].members.length === threads) break;
+      if (performance.now() > joined) throw new Error(`${threads} threads did not join within 2 minutes`);
+      await sleep(100);
+    }
+    const producer = feedProducer(kafka);
+    await producer.connect();
+    const fed = await feed(producer, events, { encode: singleObjectEncoder(topics) });
+    await producer.disconnect();
+    const total = fed.clicks + fed.items;
+    let first: number | null = null;
+    let firstAt = 0;
+    const deadline = performance.now() + 900_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`eddy exited (${child.exitCode}):\n${stderr}`);
+      const done = await committed(admin, prefix, input).catch(() => 0);
       const now = performance.now();
       if (first === null && done > 0) {
         first = done;
@@ -178,11 +193,7 @@ async function runOnce(
     }
   } finally {
     await stop(child);
-    await admin
-      .deleteTopics({
-        topics: Object.values(topicNames(prefix)).filter((t) => t !== input.clicks && t !== input.items),
-      })
-      .catch(() => undefined);
+    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
   }
 }
 
@@ -210,27 +221,21 @@ async function main(argv: readonly string[]): Promise<number> {
   const kafka = createKafka({ brokers: settings.brokers, clientId: 'eddy-bench-threads' });
   const admin = kafka.admin();
   await admin.connect();
-  const input = topicNames(`bench-threads-input-${randomUUID().slice(0, 8)}`);
   try {
-    await ensureTopics(admin, eddyTopicSpecs(input, settings.partitions), { replicationFactor: 1 });
-    const events = syntheticStream({
-      seed: 42,
-      users: settings.users,
-      items: settings.items,
-      events: settings.events,
-      contentVectorDimension: DEFAULT_MODEL_CONFIG.dimension,
-    });
-    const producer = feedProducer(kafka);
-    await producer.connect();
-    const fed = await feed(producer, events, { encode: singleObjectEncoder(input) });
-    await producer.disconnect();
-    const total = settings.events + settings.items;
-    progress(`prefed ${formatCount(total)} records (${JSON.stringify(fed)})`);
+    const events = [
+      ...syntheticStream({
+        seed: 42,
+        users: settings.users,
+        items: settings.items,
+        events: settings.events,
+        contentVectorDimension: DEFAULT_MODEL_CONFIG.dimension,
+      }),
+    ];
     const runs: Run[] = [];
     for (let round = 0; round < settings.repeat; round++) {
       const order = round % 2 === 0 ? settings.threads : [...settings.threads].reverse();
       for (const threads of order) {
-        const run = await runOnce(settings, admin, input, total, threads);
+        const run = await runOnce(settings, kafka, admin, events, threads);
         progress(
           `round ${round + 1}: --threads ${threads}: ${formatCount(run.records)} records in ${formatFixed(run.seconds, 1)}s = ${formatCount(Math.round(run.perSecond))}/s`,
         );
@@ -258,7 +263,6 @@ async function main(argv: readonly string[]): Promise<number> {
     if (settings.json) writeFileSync(settings.json, `${JSON.stringify({ settings, runs }, null, 2)}\n`);
     return 0;
   } finally {
-    await admin.deleteTopics({ topics: Object.values(input) }).catch(() => undefined);
     await admin.disconnect();
   }
 }

@@ -70,9 +70,11 @@ evaluation part; both are reported, overall and for cold (< 5 prior events) and 
 
 Methods: eddy (the real pipeline: EmbeddedEddy, 1 partition, batches of 1), popularity (recency
 decay), cooccurrence (item-to-item over the user's last n items), isgd (incremental MF with
-negative sampling). With --ablation, eddy-no-<signal> for long-term, short-term, co-visitation,
-sequence, next-item, popularity and diversity, and eddy-no-learning (the configured ranking
-weights kept fixed).
+negative sampling), sknn (session-kNN, VSTAN-style, over a bounded index of recent sessions), als
+(implicit ALS retrained every 1% of the stream, the user's vector folded in after each click).
+With --ablation, eddy-no-<signal> for long-term, short-term, co-visitation, sequence, next-item,
+session-knn, popularity and diversity, eddy-no-learning (the configured ranking weights kept
+fixed) and eddy-no-context (one set of learned weights for every ranking context).
 
 Data:
   --dataset <name>     synthetic (default), movielens, yoochoose or csv
