@@ -67,8 +67,14 @@ function itemSide(m: EddyModel, now: number): unknown {
   const state = {
     items: ids.map((id) => toItemStateRecord(m, id)),
     weights: Array.from(m.ranking.weights),
+    contextOffsets: Array.from(m.ranking.contextOffsets),
     updates: m.ranking.updates,
     increments: m.incrementsApplied,
+    // The session-kNN index, probed: what each item's sessions vote for.
+    sessions: ids.map((id) => {
+      const scores = m.sessions.score(null, [id], now);
+      return Array.from({ length: scores.count }, (_, i) => `${scores.items[i]}:${scores.values[i]}`).sort();
+    }),
   };
   m.streamTime = saved;
   return state;
@@ -158,10 +164,12 @@ describe('the item model as a replicated table', () => {
         await restoredReplica.replay(log);
 
         const now = clicks[clicks.length - 1]!.eventTime;
-        const a = itemSide(restored, now) as { items: unknown[]; weights: number[]; increments: number };
-        const b = itemSide(source, now) as { items: unknown[]; weights: number[]; increments: number };
+        type Side = { items: unknown[]; weights: number[]; contextOffsets: number[]; increments: number };
+        const a = itemSide(restored, now) as Side;
+        const b = itemSide(source, now) as Side;
         assert.equal(a.increments, b.increments);
         assert.deepEqual(a.weights, b.weights);
+        assert.deepEqual(a.contextOffsets, b.contextOffsets);
         // Co-visitation weights were checkpointed decayed to the checkpoint's time, so they agree
         // to float precision rather than bit for bit; everything else is exact.
         assert.equal(a.items.length, b.items.length);
