@@ -28,6 +28,11 @@ export const FEATURE_COUNT = RANKING_FEATURES.length;
  */
 export const SESSION_BUCKETS = 5;
 export const CONTEXT_COUNT = SESSION_BUCKETS * 2;
+/** Readable names of the contexts, by index: `new` or `returning` user, then the session's length. */
+export const CONTEXT_NAMES: readonly string[] = ['new', 'returning'].flatMap((user) =>
+  ['0', '1', '2', '3-4', '5+'].map((session) => `${user}:${session}`),
+);
+
 /** Entries of a ranking step: the shared weights' change, then the context's own. */
 export const RANKING_STEP_LENGTH = 2 * FEATURE_COUNT;
 

@@ -291,6 +291,14 @@ export class EddyMetrics {
     labelNames: ['feature'] as const,
     registers: [this.registry],
   });
+  readonly rankingContextWeight = new Gauge({
+    name: 'eddy_ranking_context_weight',
+    help:
+      'Weight of each ranking signal in each ranking context (new or returning user : items in the current session), ' +
+      'the shared weight plus the offset learned for the context.',
+    labelNames: ['context', 'feature'] as const,
+    registers: [this.registry],
+  });
   readonly rankingUpdates = new Gauge({
     name: 'eddy_ranking_updates',
     help: 'Picks the current ranking weights have learned from, including those before a restore.',

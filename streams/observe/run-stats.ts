@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { DeadLetterReason } from '../errors.js';
 import type { EddyModel } from '../model/eddy-model.js';
 import { EVENT_TYPES, type EventType } from '../model/events.js';
-import { RANKING_FEATURES } from '../model/ranking-learner.js';
+import { CONTEXT_NAMES, RANKING_FEATURES } from '../model/ranking-learner.js';
 import { dot } from '../model/vector-math.js';
 import type { PipelineObserver, PipelineStage } from '../pipeline/pipeline-observer.js';
 import type { RestoreReport } from '../pipeline/restore.js';
@@ -202,6 +202,12 @@ export class RunStats implements PipelineObserver {
     const ranking = this.model.ranking;
     RANKING_FEATURES.forEach((feature, i) => {
       m.rankingWeight.set({ feature }, ranking.weights[i]!);
+    });
+    CONTEXT_NAMES.forEach((context, c) => {
+      const weights = ranking.weightsIn(c);
+      RANKING_FEATURES.forEach((feature, i) => {
+        m.rankingContextWeight.set({ context, feature }, weights[i]!);
+      });
     });
     m.rankingUpdates.set(ranking.updates);
     m.users.set(this.model.users.size);

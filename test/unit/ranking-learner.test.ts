@@ -5,6 +5,7 @@ import type { EventType } from '../../streams/model/events.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../streams/model/model-config.js';
 import {
   CONTEXT_COUNT,
+  CONTEXT_NAMES,
   FEATURE_COUNT,
   RANKING_FEATURES,
   RANKING_STEP_LENGTH,
@@ -136,6 +137,8 @@ describe('RankingLearner', () => {
     assert.equal(rankingContext(user, config), 5 + 1);
     at(160);
     assert.equal(rankingContext(user, config), 5 + 2);
+    assert.equal(CONTEXT_NAMES[rankingContext(user, config)], 'returning:2');
+    assert.equal(CONTEXT_NAMES.length, CONTEXT_COUNT);
   });
 
   test('a signal configured at 0 stays off, however informative', () => {
