@@ -180,6 +180,7 @@ export class EddyModel {
       this.items.remove(event.itemId);
       this.coVisitation.removeItem(event.itemId);
       this.trending.remove(event.itemId);
+      this.sessions.removeItem(event.itemId);
       return true;
     }
     this.items.upsertCatalog(

@@ -70,10 +70,10 @@ export class SessionNeighbours {
   // Items: dense index ↔ id, the ring of sessions each appeared in, and how many sessions had it.
   private readonly itemIndex = new Map<string, number>();
   private readonly itemIds: string[] = [];
-  private itemSlots: number[][] = [];
-  private itemGenerations: number[][] = [];
-  private itemCursor: number[] = [];
-  private itemSessionCount: number[] = [];
+  private readonly itemSlots: number[][] = [];
+  private readonly itemGenerations: number[][] = [];
+  private readonly itemCursor: number[] = [];
+  private readonly itemSessionCount: number[] = [];
   // Sessions: one slot each, `sessionLength` item indices per slot, oldest first.
   private readonly slotOfKey = new Map<string, number>();
   private readonly keyOfSlot: (string | null)[];
@@ -107,6 +107,17 @@ export class SessionNeighbours {
     for (const [name, value] of Object.entries(this.config)) {
       if (!Number.isFinite(value) || value < 0) {
         throw new RangeError(`sessionNeighbours.${name} must be a finite number >= 0, got ${value}`);
+      }
+    }
+    for (const name of [
+      'capacity',
+      'sessionLength',
+      'sessionsPerItem',
+      'sampleSize',
+      'neighbours',
+    ] as const) {
+      if (!Number.isInteger(this.config[name])) {
+        throw new RangeError(`sessionNeighbours.${name} must be an integer, got ${this.config[name]}`);
       }
     }
     if (capacity < 1 || sessionLength < 1) {
@@ -159,6 +170,22 @@ export class SessionNeighbours {
     if (fresh) {
       for (let i = 0; i < kept; i++) this.remember(ordered[i]!, slot);
     } else this.remember(ordered[0]!, slot);
+  }
+
+  /**
+   * Forgets a deleted item: its ring of sessions is freed and it no longer scores. Sessions that
+   * held it keep its (now anonymous) index, so their other items still vote; an item of the same id
+   * added again starts afresh.
+   */
+  removeItem(itemId: string): void {
+    const index = this.itemIndex.get(itemId);
+    if (index === undefined) return;
+    this.itemIndex.delete(itemId);
+    this.itemIds[index] = '';
+    this.itemSlots[index] = [];
+    this.itemGenerations[index] = [];
+    this.itemCursor[index] = 0;
+    this.itemSessionCount[index] = 0;
   }
 
   /**
@@ -246,7 +273,7 @@ export class SessionNeighbours {
       if (shared < 0) continue;
       for (let i = 0; i < size; i++) {
         const index = this.sessionItems[base + i]!;
-        if (this.itemRound[index] === round) continue;
+        if (this.itemRound[index] === round || this.itemIds[index] === '') continue;
         const distance = Math.abs(i - shared);
         let vote = similarity * Math.exp(-(distance - 1) / Math.max(c.neighbourPositionDecay, 1e-9));
         if (i < shared) vote *= c.beforeWeight;

@@ -78,9 +78,21 @@ test('memory is bounded: capacity sessions, sessionLength items each, sessionsPe
   assert.ok(scores.size <= 10 * 3);
 });
 
+test('a removed item no longer scores; the rest of its sessions still vote', () => {
+  const { neighbours, now } = index({ s1: ['a', 'gone', 'c'], s2: ['a', 'c'] });
+  neighbours.removeItem('gone');
+  const { scores } = scoresOf(neighbours, null, ['a'], now);
+  assert.ok(!scores.has('gone'));
+  assert.ok(scores.get('c')! > 0);
+});
+
 test('configuration errors name the setting', () => {
   assert.throws(() => new SessionNeighbours({ neighbours: -1 }), /sessionNeighbours\.neighbours/);
   assert.throws(() => new SessionNeighbours({ capacity: 0 }), /capacity/);
+  assert.throws(
+    () => new SessionNeighbours({ sessionLength: 2.5 }),
+    /sessionNeighbours\.sessionLength must be an integer/,
+  );
 });
 
 const click = fc.record({
