@@ -118,36 +118,43 @@ export class KafkaLogFollower implements LogFollower {
     this.release();
     await Promise.race([this.running, sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
     await this.consumer.disconnect().catch(() => {});
+    // Its own admin, not KafkaLogReader.deleteGroup: the reader may be closed by now, and its
+    // connect would open a client nobody closes (the process would not exit).
     const admin = this.options.kafka.admin();
+    const deleting = (async () => {
+      await admin.connect();
+      await admin.deleteGroups([this.groupId]);
+    })();
+    // Disconnected once the deletion settles, however late: a connect still pending when the wait
+    // below gives up would otherwise open a socket nobody closes.
+    const disconnected = deleting
+      .catch(() => undefined)
+      .then(() => admin.disconnect())
+      .catch(() => undefined);
     try {
       await Promise.race([
-        (async () => {
-          await admin.connect();
-          await admin.deleteGroups([this.groupId]);
-        })(),
+        deleting,
         sleep(CLOSE_WAIT_MS, undefined, { ref: false }).then(() => {
           throw new EddyError(`no answer within ${CLOSE_WAIT_MS} ms`);
         }),
       ]);
+      await disconnected;
     } catch (error) {
-      // Its own admin, not KafkaLogReader.deleteGroup: the reader may be closed by now, and its
-      // connect would open a client nobody closes (the process would not exit).
       // An empty group without offsets expires on its own; this only keeps the group list tidy.
       this.logger.debug('could not delete the follower group', {
         groupId: this.groupId,
         error: describeError(error),
       });
-    } finally {
-      await admin.disconnect().catch(() => {});
     }
   }
 
   private async run(): Promise<void> {
     const { topic, partition } = this.options;
     await this.consumer.connect();
-    if (this.closed) return;
+    // close() may have disconnected while the connect was pending: disconnect what it opened.
+    if (this.closed) return this.consumer.disconnect();
     await this.consumer.subscribe({ topics: [topic], fromBeginning: true });
-    if (this.closed) return;
+    if (this.closed) return this.consumer.disconnect();
     await this.consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch, heartbeat }) => {

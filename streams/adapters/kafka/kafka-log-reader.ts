@@ -39,6 +39,9 @@ export interface PartitionEnds {
 export class KafkaLogReader implements LogReader, FollowableLog {
   private admin: Admin | null = null;
   private connecting: Promise<Admin> | null = null;
+  /** Every admin client this reader connected and has not disconnected yet. */
+  private readonly admins = new Set<Admin>();
+  private closed = false;
   private readonly logger: Logger;
   private readonly metrics: EddyMetrics | null;
 
@@ -102,11 +105,29 @@ export class KafkaLogReader implements LogReader, FollowableLog {
     });
   }
 
+  /**
+   * Disconnects, for good: a restore still running when its pipeline stops (a partition assigned
+   * a moment before shutdown) gets an error instead of a client that nobody would close, which
+   * would keep the process from exiting.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    this.admin = null;
+    this.connecting = null;
+    await Promise.all([...this.admins].map((admin) => this.disconnect(admin)));
+  }
+
+  /** Drops the current client so the next call connects afresh (a retry after stale metadata). */
+  private async reset(): Promise<void> {
     const admin = this.admin;
     this.admin = null;
     this.connecting = null;
-    await admin?.disconnect();
+    if (admin !== null) await this.disconnect(admin);
+  }
+
+  private async disconnect(admin: Admin): Promise<void> {
+    this.admins.delete(admin);
+    await admin.disconnect().catch(() => undefined);
   }
 
   /**
@@ -116,14 +137,21 @@ export class KafkaLogReader implements LogReader, FollowableLog {
    */
   private withAdmin<T>(call: (admin: Admin) => Promise<T>): Promise<T> {
     return timed(this.metrics, 'admin', () =>
-      retryRetriable(async () => call(await this.connect()), { attempts: 12, onRetry: () => this.close() }),
+      retryRetriable(async () => call(await this.connect()), { attempts: 12, onRetry: () => this.reset() }),
     );
   }
 
   private connect(): Promise<Admin> {
+    if (this.closed) return Promise.reject(new EddyError('the log reader is closed'));
     this.connecting ??= (async () => {
       const admin = this.options.kafka.admin();
+      this.admins.add(admin);
       await timed(this.metrics, 'connect', () => admin.connect());
+      if (this.closed) {
+        // Closed while connecting: close() could not disconnect a socket that was not open yet.
+        await this.disconnect(admin);
+        throw new EddyError('the log reader is closed');
+      }
       this.admin = admin;
       return admin;
     })();
