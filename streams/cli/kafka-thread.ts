@@ -32,6 +32,10 @@ async function runThread(): Promise<number> {
         send({ type: 'started', httpPort: instance.httpPort });
         port.on('message', (message: ToThread) => {
           if (message.type !== 'status') return;
+          if (!message.metrics) {
+            send({ type: 'status', id: message.id, ready: instance.ready(), metrics: null });
+            return;
+          }
           void instance.metrics.registry.getMetricsAsJSON().then((metrics) => {
             send({ type: 'status', id: message.id, ready: instance.ready(), metrics });
           });

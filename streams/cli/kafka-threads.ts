@@ -7,7 +7,10 @@ import type { Logger } from '../observe/logger.js';
 import type { EddySettings } from './eddy-settings.js';
 
 /** What the supervisor sends a pipeline thread. */
-export type ToThread = { readonly type: 'stop' } | { readonly type: 'status'; readonly id: number };
+export type ToThread =
+  | { readonly type: 'stop' }
+  /** `metrics: false` asks for readiness alone (polled every second; metrics only per scrape). */
+  | { readonly type: 'status'; readonly id: number; readonly metrics: boolean };
 
 /** What a pipeline thread sends back. */
 export type FromThread =
@@ -16,7 +19,7 @@ export type FromThread =
       readonly type: 'status';
       readonly id: number;
       readonly ready: boolean;
-      readonly metrics: MetricObjectWithValues<MetricValue<string>>[];
+      readonly metrics: MetricObjectWithValues<MetricValue<string>>[] | null;
     }
   | { readonly type: 'exit'; readonly code: number };
 
@@ -24,7 +27,6 @@ export type FromThread =
 export interface ThreadData {
   readonly settings: EddySettings;
   readonly thread: number;
-  readonly threads: number;
 }
 
 const STATUS_TIMEOUT_MS = 5_000;
@@ -70,7 +72,7 @@ export async function runKafkaThreads(
     for (const worker of workers) worker.postMessage({ type: 'stop' } satisfies ToThread);
   };
   for (let thread = 0; thread < threads; thread++) {
-    const data: ThreadData = { settings, thread, threads };
+    const data: ThreadData = { settings, thread };
     const worker = new Worker(new URL('./kafka-thread.js', import.meta.url), { workerData: data });
     workers.push(worker);
     ports.push(null);
@@ -104,7 +106,10 @@ export async function runKafkaThreads(
   }
   onSignals(stopAll);
 
-  const status = (worker: Worker): Promise<Extract<FromThread, { type: 'status' }> | null> =>
+  const status = (
+    worker: Worker,
+    metrics: boolean,
+  ): Promise<Extract<FromThread, { type: 'status' }> | null> =>
     new Promise((resolve) => {
       const id = nextRequest++;
       const timer = setTimeout(() => {
@@ -115,11 +120,11 @@ export async function runKafkaThreads(
         clearTimeout(timer);
         resolve(reply);
       });
-      worker.postMessage({ type: 'status', id } satisfies ToThread);
+      worker.postMessage({ type: 'status', id, metrics } satisfies ToThread);
     });
   let lastReady = false;
   const refreshReadiness = async (): Promise<void> => {
-    const replies = await Promise.all(workers.map(status));
+    const replies = await Promise.all(workers.map((worker) => status(worker, false)));
     lastReady = replies.every((reply) => reply?.ready === true);
   };
   const readinessTimer = setInterval(() => void refreshReadiness(), 1_000);
@@ -130,8 +135,8 @@ export async function runKafkaThreads(
   const registry: MetricsSource = {
     contentType: AggregatorRegistry.PROMETHEUS_CONTENT_TYPE,
     async metrics() {
-      const replies = await Promise.all(workers.map(status));
-      const json = replies.flatMap((reply) => (reply === null ? [] : [reply.metrics]));
+      const replies = await Promise.all(workers.map((worker) => status(worker, true)));
+      const json = replies.flatMap((reply) => (reply?.metrics ? [reply.metrics] : []));
       return AggregatorRegistry.aggregate(json).metrics();
     },
   };

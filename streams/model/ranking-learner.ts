@@ -39,14 +39,14 @@ export const RANKING_STEP_LENGTH = 2 * FEATURE_COUNT;
 /** The ranking context of `user` as of their latest interaction (see CONTEXT_COUNT). */
 export function rankingContext(user: UserPreferences, config: ModelConfig): number {
   const gap = config.ranking.learning.sessionGapMs;
+  // Engaged items back from the newest, up to the first gap longer than a session allows.
   let session = 0;
-  let engaged = 0;
   let newer = Number.NaN;
   for (let r = user.recent.length - 1; r >= 0; r--) {
     const interaction = user.recent[r]!;
     if (engagementStrength(config, interaction.type) <= 0) continue;
-    engaged++;
-    if (session === engaged - 1 && (Number.isNaN(newer) || newer - interaction.time <= gap)) session++;
+    if (newer - interaction.time > gap) break;
+    session++;
     newer = interaction.time;
   }
   const bucket = session === 0 ? 0 : session === 1 ? 1 : session === 2 ? 2 : session <= 4 ? 3 : 4;
