@@ -227,7 +227,7 @@ async function main(): Promise<number> {
   let neighbours = 0;
   let withNeighbours = 0;
   for (const item of model.items.values()) {
-    const n = model.coVisitation.neighboursOf(item.itemId)?.size ?? 0;
+    const n = model.coVisitation.neighbourCount(item.itemId);
     neighbours += n;
     if (n > 0) withNeighbours++;
   }

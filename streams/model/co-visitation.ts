@@ -1,15 +1,44 @@
+import { topK } from '../util/top-k.js';
 import type { ModelConfig } from './model-config.js';
 import { decayFactor } from './vector-math.js';
 
-/** A neighbour's weights as of `time`; decayed lazily when read or bumped. */
-interface Edge {
+/**
+ * One item's neighbours as parallel arrays (slot `i`: `targets[i]`, `weights[i]`, `sequential[i]`),
+ * so scoring a list walks contiguous numbers instead of one object per edge. Weights are forward
+ * decayed: stored inflated by 2^((t − reference) / halfLife) for the time t they were added, against
+ * the `CoVisitation`'s shared reference, so reading them at `now` is one factor per item, not an
+ * exponential per edge.
+ */
+class NeighbourList {
+  readonly slotOf = new Map<string, number>();
+  targets: TargetScores[] = [];
   /** Co-visits anywhere in the window: what users engage with together. */
-  weight: number;
+  weights: Float64Array;
   /** Co-visits weighted by closeness in the sequence: what users turn to next. */
-  sequential: number;
-  time: number;
-  /** Where scores for the edge's target item accumulate: reached without a lookup by id. */
-  readonly target: TargetScores;
+  sequential: Float64Array;
+  size = 0;
+
+  constructor(capacity: number) {
+    this.weights = new Float64Array(capacity);
+    this.sequential = new Float64Array(capacity);
+  }
+
+  add(target: TargetScores, weight: number, sequential: number, maxCapacity: number): void {
+    if (this.size === this.weights.length) {
+      const capacity = Math.min(maxCapacity, this.size * 2);
+      const weights = new Float64Array(capacity);
+      weights.set(this.weights);
+      const sequentialWeights = new Float64Array(capacity);
+      sequentialWeights.set(this.sequential);
+      this.weights = weights;
+      this.sequential = sequentialWeights;
+    }
+    const slot = this.size++;
+    this.slotOf.set(target.itemId, slot);
+    this.targets[slot] = target;
+    this.weights[slot] = weight;
+    this.sequential[slot] = sequential;
+  }
 }
 
 /**
@@ -82,20 +111,29 @@ export class NeighbourScores {
  * next). Which one predicts better depends on the data, so the ranking weighs both.
  */
 export class CoVisitation {
-  private readonly edges = new Map<string, Map<string, Edge>>();
+  private readonly lists = new Map<string, NeighbourList>();
   /** Accumulators of every item some edge points at (bounded like the edges). */
   private readonly targets = new Map<string, TargetScores>();
   private readonly halfLifeMs: number;
   private readonly maxNeighbours: number;
+  /** A list grows to this many neighbours before it is pruned back to `maxNeighbours`. */
+  private readonly pruneAt: number;
   private readonly window: number;
   private readonly reverseWeight: number;
   private readonly proximityDecay: number;
   private readonly sequenceDecay: number;
   private readonly pairHalfLifeMs: number;
+  /** The time every stored weight is inflated against (forward decay); null until the first weight. */
+  private referenceTime: number | null = null;
 
   constructor(config: ModelConfig['coVisitation']) {
+    if (!(config.halfLifeMs > 0)) {
+      throw new RangeError(`coVisitation.halfLifeMs must be a positive number, got ${config.halfLifeMs}`);
+    }
     this.halfLifeMs = config.halfLifeMs;
     this.maxNeighbours = config.maxNeighbours;
+    // Prune in bulk (to the cap) once 50% over it, so the selection is amortised over many inserts.
+    this.pruneAt = Math.floor(config.maxNeighbours * 1.5);
     this.window = config.window;
     this.reverseWeight = config.reverseWeight;
     this.proximityDecay = config.proximityDecay;
@@ -104,7 +142,7 @@ export class CoVisitation {
   }
 
   get size(): number {
-    return this.edges.size;
+    return this.lists.size;
   }
 
   /**
@@ -125,8 +163,10 @@ export class CoVisitation {
     }
     const timed = precedingTimes !== undefined && this.pairHalfLifeMs > 0;
     const start = Math.max(0, precedingItemIds.length - this.window);
-    let proximity = strength;
-    let closeness = strength;
+    if (start >= precedingItemIds.length) return;
+    const inflation = this.inflationAt(time);
+    let proximity = strength * inflation;
+    let closeness = strength * inflation;
     for (
       let p = precedingItemIds.length - 1;
       p >= start;
@@ -137,37 +177,89 @@ export class CoVisitation {
       const apart = timed ? decayFactor(time - precedingTimes[p]!, this.pairHalfLifeMs) : 1;
       const together = proximity * apart;
       const next = closeness * apart;
-      this.bump(previousId, itemId, together, next, time);
+      this.bump(previousId, itemId, together, next);
       if (this.reverseWeight > 0) {
-        this.bump(itemId, previousId, together * this.reverseWeight, next * this.reverseWeight, time);
+        this.bump(itemId, previousId, together * this.reverseWeight, next * this.reverseWeight);
       }
     }
   }
 
-  private bump(from: string, to: string, amount: number, sequential: number, time: number): void {
-    let neighbours = this.edges.get(from);
-    if (!neighbours) {
-      neighbours = new Map();
-      this.edges.set(from, neighbours);
-    }
-    const edge = neighbours.get(to);
-    if (edge) {
-      const decay = decayFactor(time - edge.time, this.halfLifeMs);
-      edge.weight = edge.weight * decay + amount;
-      edge.sequential = edge.sequential * decay + sequential;
-      if (time > edge.time) edge.time = time;
-      return;
-    }
-    neighbours.set(to, { weight: amount, sequential, time, target: this.targetOf(to) });
-    // Prune in bulk (to the cap) once 50% over it, so the sort is amortised over many inserts.
-    if (neighbours.size > this.maxNeighbours * 1.5) this.prune(neighbours, time);
+  /**
+   * 2^((time − reference) / halfLife), the factor a weight added at `time` is stored with. The
+   * reference moves forward (every stored weight shrunk once, O(edges)) before the factor could
+   * overflow: every 2^32-fold, i.e. every 32 half-lives of stream time.
+   */
+  private inflationAt(time: number): number {
+    if (this.referenceTime === null) this.referenceTime = time;
+    const exponent = (time - this.referenceTime) / this.halfLifeMs;
+    if (exponent <= 32) return 2 ** Math.max(exponent, -1000);
+    this.rebase(time);
+    return 1;
   }
 
-  private prune(neighbours: Map<string, Edge>, now: number): void {
-    const ranked = [...neighbours.entries()]
-      .map(([id, edge]) => [id, edge.weight * decayFactor(now - edge.time, this.halfLifeMs)] as const)
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-    for (let i = this.maxNeighbours; i < ranked.length; i++) this.dropEdge(neighbours, ranked[i]![0]);
+  private rebase(time: number): void {
+    const shrink = 2 ** (-(time - (this.referenceTime ?? time)) / this.halfLifeMs);
+    for (const list of this.lists.values()) {
+      for (let i = 0; i < list.size; i++) {
+        list.weights[i]! *= shrink;
+        list.sequential[i]! *= shrink;
+      }
+    }
+    this.referenceTime = time;
+  }
+
+  /** 2^((reference − now) / halfLife): turns stored weights into weights as of `now`. */
+  private deflationAt(now: number): number {
+    return this.referenceTime === null ? 1 : 2 ** ((this.referenceTime - now) / this.halfLifeMs);
+  }
+
+  private bump(from: string, to: string, amount: number, sequential: number): void {
+    let list = this.lists.get(from);
+    if (list === undefined) {
+      list = new NeighbourList(8);
+      this.lists.set(from, list);
+    }
+    const slot = list.slotOf.get(to);
+    if (slot !== undefined) {
+      list.weights[slot]! += amount;
+      list.sequential[slot]! += sequential;
+      return;
+    }
+    list.add(this.targetOf(to), amount, sequential, this.pruneAt + 1);
+    if (list.size > this.pruneAt) this.prune(list);
+  }
+
+  /** Keeps the `maxNeighbours` strongest (window weight, ties by id), in their slot order. */
+  private prune(list: NeighbourList): void {
+    const weights = list.weights;
+    const targets = list.targets;
+    const ranked = topK(list.size, this.maxNeighbours, (a, b) => {
+      const byWeight = weights[b]! - weights[a]!;
+      if (byWeight !== 0) return byWeight;
+      const idA = targets[a]!.itemId;
+      const idB = targets[b]!.itemId;
+      return idA < idB ? -1 : idA > idB ? 1 : 0;
+    });
+    const kept = new Uint8Array(list.size);
+    for (const slot of ranked) kept[slot] = 1;
+    let next = 0;
+    for (let slot = 0; slot < list.size; slot++) {
+      const target = targets[slot]!;
+      if (kept[slot] === 0) {
+        list.slotOf.delete(target.itemId);
+        this.release(target);
+        continue;
+      }
+      if (next !== slot) {
+        targets[next] = target;
+        weights[next] = weights[slot]!;
+        list.sequential[next] = list.sequential[slot]!;
+        list.slotOf.set(target.itemId, next);
+      }
+      next++;
+    }
+    targets.length = next;
+    list.size = next;
   }
 
   private targetOf(itemId: string): TargetScores {
@@ -180,13 +272,6 @@ export class CoVisitation {
     return target;
   }
 
-  private dropEdge(neighbours: Map<string, Edge>, to: string): void {
-    const edge = neighbours.get(to);
-    if (edge === undefined) return;
-    neighbours.delete(to);
-    this.release(edge.target);
-  }
-
   private release(target: TargetScores): void {
     if (--target.edges === 0) this.targets.delete(target.itemId);
   }
@@ -196,13 +281,39 @@ export class CoVisitation {
     return this.targets.size;
   }
 
+  /** `itemId`'s accumulators if the accumulation `scores` reached it (undefined otherwise). */
+  accumulated(itemId: string, scores: NeighbourScores): TargetScores | undefined {
+    const target = this.targets.get(itemId);
+    return target !== undefined && target.round === scores.round ? target : undefined;
+  }
+
+  /** Neighbours `from` has (0 when unknown). */
+  neighbourCount(from: string): number {
+    return this.lists.get(from)?.size ?? 0;
+  }
+
   /** The decayed window (or sequential) weight of a → b at `now` (0 when unknown). */
   weight(from: string, to: string, now: number, kind: 'window' | 'sequential' = 'window'): number {
-    const edge = this.edges.get(from)?.get(to);
-    if (!edge) return 0;
-    return (
-      (kind === 'window' ? edge.weight : edge.sequential) * decayFactor(now - edge.time, this.halfLifeMs)
-    );
+    const list = this.lists.get(from);
+    const slot = list?.slotOf.get(to);
+    if (list === undefined || slot === undefined) return 0;
+    return (kind === 'window' ? list.weights[slot]! : list.sequential[slot]!) * this.deflationAt(now);
+  }
+
+  /** `from`'s neighbours with their weights as of `now`, strongest first (ties by id): checkpoints. */
+  neighboursAt(from: string, now: number): { itemId: string; weight: number; sequential: number }[] {
+    const list = this.lists.get(from);
+    if (list === undefined) return [];
+    const deflation = this.deflationAt(now);
+    const out: { itemId: string; weight: number; sequential: number }[] = [];
+    for (let i = 0; i < list.size; i++) {
+      out.push({
+        itemId: list.targets[i]!.itemId,
+        weight: list.weights[i]! * deflation,
+        sequential: list.sequential[i]! * deflation,
+      });
+    }
+    return out.sort((a, b) => b.weight - a.weight || (a.itemId < b.itemId ? -1 : 1));
   }
 
   /**
@@ -218,100 +329,86 @@ export class CoVisitation {
     scores: NeighbourScores,
     normalization = 0,
   ): void {
-    const neighbours = this.edges.get(from);
-    if (!neighbours) return;
-    const round = scores.round;
-    const touched = scores.touched;
+    const list = this.lists.get(from);
+    if (list === undefined) return;
+    const size = list.size;
+    const weights = list.weights;
+    const sequential = list.sequential;
+    const deflation = this.deflationAt(now);
+    let windowScale = seedWeight * deflation;
+    let sequentialScale = windowScale;
     if (normalization > 0) {
-      // Each kind is divided by the seed's total of that kind: one pass for the totals first.
+      // Each kind is divided by the seed's total of that kind (as of now).
       let windowTotal = 0;
       let sequentialTotal = 0;
-      for (const edge of neighbours.values()) {
-        const decay = decayFactor(now - edge.time, this.halfLifeMs);
-        windowTotal += edge.weight * decay;
-        sequentialTotal += edge.sequential * decay;
+      for (let i = 0; i < size; i++) {
+        windowTotal += weights[i]!;
+        sequentialTotal += sequential[i]!;
       }
-      const windowScale = seedWeight / (windowTotal > 0 ? windowTotal ** normalization : 1);
-      const sequentialScale = seedWeight / (sequentialTotal > 0 ? sequentialTotal ** normalization : 1);
-      for (const edge of neighbours.values()) {
-        addEdge(
-          edge,
-          decayFactor(now - edge.time, this.halfLifeMs),
-          windowScale,
-          sequentialScale,
-          round,
-          touched,
-        );
+      windowTotal *= deflation;
+      sequentialTotal *= deflation;
+      if (windowTotal > 0) windowScale /= windowTotal ** normalization;
+      if (sequentialTotal > 0) sequentialScale /= sequentialTotal ** normalization;
+    }
+    const round = scores.round;
+    const touched = scores.touched;
+    const targets = list.targets;
+    for (let i = 0; i < size; i++) {
+      const w = weights[i]!;
+      const s = sequential[i]!;
+      if (!(w > 0) && !(s > 0)) continue;
+      const t = targets[i]!;
+      if (t.round !== round) {
+        t.round = round;
+        t.window = 0;
+        t.sequential = 0;
+        t.inWindow = false;
+        t.inSequential = false;
+        t.inNext = false;
+        touched.push(t);
       }
-    } else {
-      for (const edge of neighbours.values()) {
-        addEdge(edge, decayFactor(now - edge.time, this.halfLifeMs), seedWeight, seedWeight, round, touched);
+      if (w > 0) {
+        t.window += windowScale * w;
+        t.inWindow = true;
+      }
+      if (s > 0) {
+        t.sequential += sequentialScale * s;
+        t.inSequential = true;
       }
     }
   }
 
-  neighboursOf(from: string): ReadonlyMap<string, Readonly<Edge>> | undefined {
-    return this.edges.get(from);
-  }
-
-  /** Replaces an item's neighbours (changelog restore). */
+  /** Replaces an item's neighbours (changelog restore): `neighbours` are weights as of `time`. */
   restoreNeighbours(
     from: string,
     neighbours: Iterable<{ itemId: string; weight: number; sequential: number }>,
     time: number,
   ): void {
     this.removeItem(from);
-    const map = new Map<string, Edge>();
+    const inflation = this.inflationAt(time);
+    const list = new NeighbourList(8);
     for (const n of neighbours) {
-      const previous = map.get(n.itemId);
-      if (previous !== undefined) this.release(previous.target);
-      map.set(n.itemId, {
-        weight: n.weight,
-        sequential: n.sequential,
-        time,
-        target: this.targetOf(n.itemId),
-      });
+      const slot = list.slotOf.get(n.itemId);
+      if (slot !== undefined) {
+        list.weights[slot] = n.weight * inflation;
+        list.sequential[slot] = n.sequential * inflation;
+        continue;
+      }
+      list.add(
+        this.targetOf(n.itemId),
+        n.weight * inflation,
+        n.sequential * inflation,
+        Number.MAX_SAFE_INTEGER,
+      );
     }
-    if (map.size > 0) this.edges.set(from, map);
+    if (list.size > 0) this.lists.set(from, list);
   }
 
   /** Forgets an item's own neighbours (edges towards it from other items go as those are pruned). */
   removeItem(itemId: string): void {
-    const neighbours = this.edges.get(itemId);
-    if (neighbours === undefined) return;
-    this.edges.delete(itemId);
-    for (const edge of neighbours.values()) this.release(edge.target);
-  }
-}
-
-/** Adds one decayed edge's contributions to its target's accumulators for `round`. */
-function addEdge(
-  edge: Edge,
-  decay: number,
-  windowScale: number,
-  sequentialScale: number,
-  round: number,
-  touched: TargetScores[],
-): void {
-  const w = edge.weight * decay;
-  const s = edge.sequential * decay;
-  if (!(w > 0) && !(s > 0)) return;
-  const t = edge.target;
-  if (t.round !== round) {
-    t.round = round;
-    t.window = 0;
-    t.sequential = 0;
-    t.inWindow = false;
-    t.inSequential = false;
-    t.inNext = false;
-    touched.push(t);
-  }
-  if (w > 0) {
-    t.window += windowScale * w;
-    t.inWindow = true;
-  }
-  if (s > 0) {
-    t.sequential += sequentialScale * s;
-    t.inSequential = true;
+    const list = this.lists.get(itemId);
+    if (list === undefined) return;
+    this.lists.delete(itemId);
+    for (let i = 0; i < list.size; i++) this.release(list.targets[i]!);
   }
 }

@@ -2,7 +2,6 @@ import { codecs } from '../codec/avro.js';
 import type { ItemStateRecord } from '../codec/state-records.js';
 import type { OutgoingRecord } from '../ports/event-log.js';
 import type { EddyModel } from './eddy-model.js';
-import { decayFactor } from './vector-math.js';
 
 /**
  * The item model's changelog. Items are shared by every user partition, so their state is not
@@ -16,15 +15,7 @@ export function toItemStateRecord(model: EddyModel, itemId: string): ItemStateRe
   const item = model.items.get(itemId);
   if (!item) return null;
   const now = model.streamTime;
-  const edges = model.coVisitation.neighboursOf(itemId);
-  const neighbours = edges
-    ? [...edges.entries()]
-        .map(([neighbourId, edge]) => {
-          const decay = decayFactor(now - edge.time, model.config.coVisitation.halfLifeMs);
-          return { itemId: neighbourId, weight: edge.weight * decay, sequential: edge.sequential * decay };
-        })
-        .sort((a, b) => b.weight - a.weight || (a.itemId < b.itemId ? -1 : 1))
-    : [];
+  const neighbours = model.coVisitation.neighboursAt(itemId, now);
   return {
     itemId,
     title: item.title,

@@ -100,6 +100,10 @@ export class SessionNeighbours {
   private scoredValues = new Float64Array(256);
   private readonly scoredIndices: number[] = [];
   private readonly scratchIndices: number[] = [];
+  /** exp(−(d − 1) / neighbourPositionDecay) for every distance d a session can hold: one exp per config. */
+  private readonly distanceWeight: Float64Array;
+  /** The round `score` marked its scored items with, for `scoreOf`. */
+  private scoreRound = 0;
 
   constructor(config: Partial<SessionNeighbourConfig> = {}) {
     this.config = { ...DEFAULT_SESSION_NEIGHBOUR_CONFIG, ...config };
@@ -122,6 +126,10 @@ export class SessionNeighbours {
     }
     if (capacity < 1 || sessionLength < 1) {
       throw new RangeError('sessionNeighbours.capacity and sessionLength must be >= 1');
+    }
+    this.distanceWeight = new Float64Array(sessionLength + 1);
+    for (let d = 0; d <= sessionLength; d++) {
+      this.distanceWeight[d] = Math.exp(-(d - 1) / Math.max(this.config.neighbourPositionDecay, 1e-9));
     }
     this.keyOfSlot = new Array<string | null>(capacity).fill(null);
     this.sessionItems = new Int32Array(capacity * sessionLength);
@@ -208,7 +216,10 @@ export class SessionNeighbours {
       this.itemWeight[index] = Math.exp(-position / Math.max(c.positionDecay, 1e-9)) * this.idf(index);
       current.push(index);
     }
-    if (current.length === 0) return this.result(0, 0);
+    if (current.length === 0) {
+      this.scoreRound = 0;
+      return this.result(0, 0);
+    }
 
     // Candidate neighbours: the sessions that share an item, the newest item's sessions first.
     let candidates = 0;
@@ -252,6 +263,8 @@ export class SessionNeighbours {
     const scored = this.scoredIndices;
     scored.length = 0;
     const scoreRound = this.nextRound();
+    this.scoreRound = scoreRound;
+    const distanceWeight = this.distanceWeight;
     for (let v = 0; v < voters; v++) {
       const slot = this.candidateSlots[v]!;
       const similarity = this.candidateSimilarity[v]!;
@@ -274,8 +287,7 @@ export class SessionNeighbours {
       for (let i = 0; i < size; i++) {
         const index = this.sessionItems[base + i]!;
         if (this.itemRound[index] === round || this.itemIds[index] === '') continue;
-        const distance = Math.abs(i - shared);
-        let vote = similarity * Math.exp(-(distance - 1) / Math.max(c.neighbourPositionDecay, 1e-9));
+        let vote = similarity * distanceWeight[i < shared ? shared - i : i - shared]!;
         if (i < shared) vote *= c.beforeWeight;
         if (vote <= 0) continue;
         if (this.itemRound[index] !== scoreRound) {
@@ -303,23 +315,49 @@ export class SessionNeighbours {
     return { items: this.scoredItems, values: this.scoredValues, count, max };
   }
 
-  /** Moves the `k` most similar of the first `n` candidates to the front (unordered); returns how many. */
+  /**
+   * The score `itemId` got from the latest `score` call (0 if it got none), in O(1): what a caller
+   * holding a candidate from another source reads.
+   */
+  scoreOf(itemId: string): number {
+    const index = this.itemIndex.get(itemId);
+    if (index === undefined || this.scoreRound === 0 || this.itemRound[index] !== this.scoreRound) return 0;
+    return this.itemScore[index]!;
+  }
+
+  /**
+   * Moves the `k` most similar of the first `n` candidates to the front (unordered); returns how
+   * many. Quickselect (Hoare partition, middle pivot): O(n) on average where a selection sort was
+   * O(k·n), and deterministic, so every replica picks the same voters.
+   */
   private selectNeighbours(n: number, k: number): number {
     if (n <= k) return n;
-    // Partial selection sort is enough: k and n are small (≈100 of ≈500).
     const slots = this.candidateSlots;
     const similarity = this.candidateSimilarity;
-    for (let i = 0; i < k; i++) {
-      let best = i;
-      for (let j = i + 1; j < n; j++) if (similarity[j]! > similarity[best]!) best = j;
-      if (best !== i) {
-        const s = slots[i]!;
-        slots[i] = slots[best]!;
-        slots[best] = s;
-        const v = similarity[i]!;
-        similarity[i] = similarity[best]!;
-        similarity[best] = v;
+    let low = 0;
+    let high = n - 1;
+    while (low < high) {
+      const pivot = similarity[(low + high) >>> 1]!;
+      let i = low;
+      let j = high;
+      while (i <= j) {
+        while (similarity[i]! > pivot) i++;
+        while (similarity[j]! < pivot) j--;
+        if (i <= j) {
+          const slot = slots[i]!;
+          slots[i] = slots[j]!;
+          slots[j] = slot;
+          const value = similarity[i]!;
+          similarity[i] = similarity[j]!;
+          similarity[j] = value;
+          i++;
+          j--;
+        }
       }
+      // [low, j] ≥ pivot ≥ [i, high]: continue in the part holding position k − 1.
+      if (k - 1 <= j) high = j;
+      else if (k - 1 >= i) low = i;
+      else break;
     }
     return k;
   }

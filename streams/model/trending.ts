@@ -1,4 +1,4 @@
-import { topK } from '../util/top-k.js';
+import { topIndicesByValue } from '../util/top-k.js';
 import type { ModelConfig } from './model-config.js';
 
 /**
@@ -96,7 +96,11 @@ export function selectTopOf(
   n: number,
   k: number,
 ): string[] {
-  const byValue = (a: number, b: number): number =>
-    values[b]! - values[a]! || (ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0);
-  return topK(n, k, byValue).map((e) => ids[e]!);
+  const size = Math.min(k, n);
+  if (size <= 0) return [];
+  const order = new Int32Array(size);
+  const count = topIndicesByValue(values, ids, n, k, order);
+  const out: string[] = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = ids[order[i]!]!;
+  return out;
 }

@@ -9,10 +9,10 @@ import {
   type RankingFeature,
   rankingContext,
 } from '../model/ranking-learner.js';
-import { selectTopOf } from '../model/trending.js';
 import { categoryScore, type UserPreferences } from '../model/user-preferences.js';
 import { dot, isZero, normalizeInto } from '../model/vector-math.js';
 import type { ScoredPoint, VectorQuery, VectorStore } from '../ports/vector-store.js';
+import { topIndicesByValue } from '../util/top-k.js';
 import { diversify } from './diversify.js';
 
 export const ITEM_AVAILABLE_FIELD = 'available';
@@ -52,6 +52,8 @@ export class Recommender {
   /** Reused per list: the user's recent engaged items, oldest first (the session-kNN query). */
   private readonly sessionItems: string[] = [];
   private neighbourValues = new Float64Array(1024);
+  /** Reused per list: the order `admitTop` selects into. */
+  private topOrder = new Int32Array(128);
   /** Each candidate's target vector (row `Candidate.row`), computed once per list by score(). */
   private candidateVectors = new Float32Array(0);
 
@@ -195,32 +197,51 @@ export class Recommender {
       for (const hit of vectorResults[q++] ?? []) admit(hit.id, 'short_term');
     }
 
-    const { coVisitation, sequence, nextItem } = ranking.weights;
-    if (coVisitation !== 0 || sequence !== 0 || nextItem !== 0) {
-      const scores = this.coVisitationScores(user);
-      if (coVisitation !== 0) this.admitNeighbours(scores, 'window', 'coVisitation', candidates, admit);
-      if (sequence !== 0) this.admitNeighbours(scores, 'sequential', 'sequence', candidates, admit);
-      if (nextItem !== 0) this.admitNeighbours(scores, 'next', 'nextItem', candidates, admit);
+    const { coVisitation, sequence, nextItem, sessionKnn } = ranking.weights;
+    const itemToItem = coVisitation !== 0 || sequence !== 0 || nextItem !== 0;
+    const scores = itemToItem ? this.coVisitationScores(user) : null;
+    let windowMax = 0;
+    let sequentialMax = 0;
+    let nextMax = 0;
+    if (scores !== null) {
+      if (coVisitation !== 0) windowMax = this.admitNeighbours(scores, 'window', admit);
+      if (sequence !== 0) sequentialMax = this.admitNeighbours(scores, 'sequential', admit);
+      if (nextItem !== 0) nextMax = this.admitNeighbours(scores, 'next', admit);
     }
-
-    if (ranking.weights.sessionKnn !== 0) this.admitSessionNeighbours(user, candidates, admit);
+    const sessionMax = sessionKnn !== 0 ? this.admitSessionNeighbours(user, admit) : 0;
 
     let trendingAdded = 0;
     for (const itemId of this.model.trending.topItems()) {
       if (trendingAdded >= retrieval.trendingCandidates) break;
       if (admit(itemId, 'trending')) trendingAdded++;
     }
+
+    // Item-to-item features of every candidate, whichever source admitted it, each signal divided
+    // by its best score: one lookup per candidate, not one per scored neighbour.
+    if (scores === null && sessionMax <= 0) return candidates;
+    const coVisitationModel = this.model.coVisitation;
+    const sessions = this.model.sessions;
+    for (const c of candidates.values()) {
+      const f = c.features;
+      if (scores !== null) {
+        const t = coVisitationModel.accumulated(c.item.itemId, scores);
+        if (t !== undefined) {
+          if (windowMax > 0 && t.inWindow) f.coVisitation = t.window / windowMax;
+          if (sequentialMax > 0 && t.inSequential) f.sequence = t.sequential / sequentialMax;
+          if (nextMax > 0 && t.inNext) f.nextItem = t.next / nextMax;
+        }
+      }
+      if (sessionMax > 0) f.sessionKnn = sessions.scoreOf(c.item.itemId) / sessionMax;
+    }
     return candidates;
   }
 
-  /** Admits the best-scored neighbours and sets every candidate's `feature` to its score ÷ the best score. */
+  /** Admits the best-scored neighbours of one kind; returns the best score (0: none). */
   private admitNeighbours(
     scores: NeighbourScores,
     kind: 'window' | 'sequential' | 'next',
-    feature: 'coVisitation' | 'sequence' | 'nextItem',
-    candidates: ReadonlyMap<string, Candidate>,
     admit: (itemId: string, source: CandidateSource) => Candidate | undefined,
-  ): void {
+  ): number {
     const ids = this.neighbourIds;
     let values = this.neighbourValues;
     if (values.length < scores.touched.length) {
@@ -245,42 +266,49 @@ export class Recommender {
       values[n++] = value;
       if (value > max) max = value;
     }
-    for (const itemId of selectTopOf(ids, values, n, this.model.config.retrieval.coVisitationCandidates)) {
-      admit(itemId, 'co_visitation');
-    }
-    if (max <= 0) return;
-    for (let i = 0; i < n; i++) {
-      const c = candidates.get(ids[i]!);
-      if (c) c.features[feature] = values[i]! / max;
-    }
+    this.admitTop(ids, values, n, this.model.config.retrieval.coVisitationCandidates, admit);
+    return max;
+  }
+
+  /** Admits the `limit` best of the first `n` scored items (value desc, ties by id) as co-visitation. */
+  private admitTop(
+    ids: readonly string[],
+    values: ArrayLike<number>,
+    n: number,
+    limit: number,
+    admit: (itemId: string, source: CandidateSource) => Candidate | undefined,
+  ): void {
+    if (this.topOrder.length < limit) this.topOrder = new Int32Array(limit);
+    const order = this.topOrder;
+    const count = topIndicesByValue(values, ids, n, limit, order);
+    for (let i = 0; i < count; i++) admit(ids[order[i]!]!, 'co_visitation');
   }
 
   /**
    * Admits the best session-kNN items (votes of the sessions most like the user's recent engaged
-   * items) and sets every candidate's `sessionKnn` feature to its score ÷ the best score.
+   * items); returns the best score (0: none).
    */
   private admitSessionNeighbours(
     user: UserPreferences,
-    candidates: ReadonlyMap<string, Candidate>,
     admit: (itemId: string, source: CandidateSource) => Candidate | undefined,
-  ): void {
+  ): number {
     const session = this.sessionItems;
     session.length = 0;
     for (const interaction of user.recent) {
       if (engagementStrength(this.model.config, interaction.type) > 0) session.push(interaction.itemId);
     }
-    if (session.length === 0) return;
+    if (session.length === 0) return 0;
     const scores = this.model.sessions.score(user.userId, session, this.model.streamTime);
-    if (scores.count === 0 || scores.max <= 0) return;
-    const limit = this.model.config.retrieval.sessionCandidates;
+    if (scores.count === 0 || scores.max <= 0) return 0;
     // Session-kNN is an item-to-item signal too: its candidates report as co-visitation.
-    for (const itemId of selectTopOf(scores.items, scores.values, scores.count, limit)) {
-      admit(itemId, 'co_visitation');
-    }
-    for (let i = 0; i < scores.count; i++) {
-      const c = candidates.get(scores.items[i]!);
-      if (c) c.features.sessionKnn = scores.values[i]! / scores.max;
-    }
+    this.admitTop(
+      scores.items,
+      scores.values,
+      scores.count,
+      this.model.config.retrieval.sessionCandidates,
+      admit,
+    );
+    return scores.max;
   }
 
   /**
@@ -339,29 +367,36 @@ export class Recommender {
       f.shortTerm = dot(shortTerm, itemVector);
       f.popularity = this.model.trending.relative(c.item.itemId);
       f.category = categoryScore(user, c.item.categories);
-      const parts: readonly [CandidateSource, number][] = [
-        ['long_term', w.longTerm * f.longTerm],
-        ['short_term', w.shortTerm * f.shortTerm],
-        [
-          'co_visitation',
-          w.coVisitation * f.coVisitation +
-            w.sequence * f.sequence +
-            w.nextItem * f.nextItem +
-            w.sessionKnn * f.sessionKnn,
-        ],
-        ['trending', w.popularity * f.popularity],
-        ['category', w.category * f.category],
-      ];
-      let total = 0;
+      // Summed in a fixed order (the same as the sources below) so scores are reproducible.
+      const longPart = w.longTerm * f.longTerm;
+      const shortPart = w.shortTerm * f.shortTerm;
+      const itemToItemPart =
+        w.coVisitation * f.coVisitation +
+        w.sequence * f.sequence +
+        w.nextItem * f.nextItem +
+        w.sessionKnn * f.sessionKnn;
+      const trendingPart = w.popularity * f.popularity;
+      const categoryPart = w.category * f.category;
+      const total = longPart + shortPart + itemToItemPart + trendingPart + categoryPart;
       let best = c.retrievedBy;
       let bestPart = 0;
-      for (const [source, part] of parts) {
-        total += part;
-        if (part > bestPart) {
-          bestPart = part;
-          best = source;
-        }
+      if (longPart > bestPart) {
+        bestPart = longPart;
+        best = 'long_term';
       }
+      if (shortPart > bestPart) {
+        bestPart = shortPart;
+        best = 'short_term';
+      }
+      if (itemToItemPart > bestPart) {
+        bestPart = itemToItemPart;
+        best = 'co_visitation';
+      }
+      if (trendingPart > bestPart) {
+        bestPart = trendingPart;
+        best = 'trending';
+      }
+      if (categoryPart > bestPart) best = 'category';
       c.score = total;
       c.source = best;
     }

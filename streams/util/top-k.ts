@@ -47,3 +47,76 @@ function siftDown(
   }
   heap[i] = entry;
 }
+
+/**
+ * The indices of the `k` largest of `values[0 … n−1]` (ties: smaller id first), best first, written
+ * to `out`; returns how many. `topK` with the comparison inlined: callers on the hot path select
+ * from thousands of scores per list, where calling a comparator closure per step costs more than
+ * the selection itself. `out` must hold at least min(k, n) entries.
+ */
+export function topIndicesByValue(
+  values: ArrayLike<number>,
+  ids: readonly string[],
+  n: number,
+  k: number,
+  out: Int32Array,
+): number {
+  const size = Math.min(k, n);
+  if (size <= 0) return 0;
+  // A heap whose root is the worst kept entry ("worse": lower value, or equal value and larger id).
+  let count = 0;
+  for (let e = 0; e < n; e++) {
+    const value = values[e]!;
+    if (count < size) {
+      let i = count++;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        const p = out[parent]!;
+        if (!isWorse(value, ids[e]!, values[p]!, ids[p]!)) break;
+        out[i] = p;
+        i = parent;
+      }
+      out[i] = e;
+      continue;
+    }
+    const root = out[0]!;
+    if (!isWorse(values[root]!, ids[root]!, value, ids[e]!)) continue;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= count) break;
+      const r = l + 1;
+      let m = l;
+      if (r < count && isWorse(values[out[r]!]!, ids[out[r]!]!, values[out[l]!]!, ids[out[l]!]!)) m = r;
+      const child = out[m]!;
+      if (!isWorse(values[child]!, ids[child]!, value, ids[e]!)) break;
+      out[i] = child;
+      i = m;
+    }
+    out[i] = e;
+  }
+  // Heap-sort in place: repeatedly move the worst to the end, leaving the best first.
+  for (let end = count - 1; end > 0; end--) {
+    const worst = out[0]!;
+    const last = out[end]!;
+    out[end] = worst;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= end) break;
+      const r = l + 1;
+      let m = l;
+      if (r < end && isWorse(values[out[r]!]!, ids[out[r]!]!, values[out[l]!]!, ids[out[l]!]!)) m = r;
+      const child = out[m]!;
+      if (!isWorse(values[child]!, ids[child]!, values[last]!, ids[last]!)) break;
+      out[i] = child;
+      i = m;
+    }
+    out[i] = last;
+  }
+  return count;
+}
+
+function isWorse(value: number, id: string, than: number, thanId: string): boolean {
+  return value < than || (value === than && id > thanId);
+}
