@@ -31,8 +31,11 @@ class Collection {
   excluded: Uint8Array;
   /** Per-slot scores of the current query: scoring all slots first keeps the scoring loop branch-free. */
   scores: Float64Array;
+  /** The second query's scores when two are scored in one pass. */
+  secondScores: Float64Array;
   /** Query scratch, reused because a query never yields between filling and reading them. */
   readonly query: Float32Array;
+  readonly secondQuery: Float32Array;
   heapSlots = new Int32Array(16);
   heapScores = new Float64Array(16);
 
@@ -44,7 +47,9 @@ class Collection {
     this.vectors = new Float32Array(INITIAL_CAPACITY * dimension);
     this.excluded = new Uint8Array(INITIAL_CAPACITY);
     this.scores = new Float64Array(INITIAL_CAPACITY);
+    this.secondScores = new Float64Array(INITIAL_CAPACITY);
     this.query = new Float32Array(dimension);
+    this.secondQuery = new Float32Array(dimension);
   }
 
   get size(): number {
@@ -60,6 +65,7 @@ class Collection {
     this.vectors = vectors;
     this.excluded = new Uint8Array(next);
     this.scores = new Float64Array(next);
+    this.secondScores = new Float64Array(next);
   }
 }
 
@@ -154,7 +160,21 @@ export class ExactVectorIndex implements VectorStore {
   async queryBatch(collection: string, queries: readonly VectorQuery[]): Promise<ScoredPoint[][]> {
     const c = this.collection(collection);
     const results: ScoredPoint[][] = new Array(queries.length);
-    for (let i = 0; i < queries.length; i++) results[i] = search(c, queries[i]!);
+    for (let i = 0; i < queries.length; ) {
+      const query = queries[i]!;
+      const next = queries[i + 1];
+      // A user's long- and short-term queries share their filter object: one pass over the
+      // vectors scores both, and the exclusions are marked once.
+      if (next !== undefined && next.filter === query.filter && c.distance !== 'euclid') {
+        const pair = searchPair(c, query, next);
+        results[i] = pair[0];
+        results[i + 1] = pair[1];
+        i += 2;
+      } else {
+        results[i] = search(c, query);
+        i += 1;
+      }
+    }
     return results;
   }
 
@@ -201,32 +221,66 @@ function l2(vector: Float32Array): number {
   return Math.sqrt(sum);
 }
 
-function search(c: Collection, query: VectorQuery): ScoredPoint[] {
+/** Validates a query and returns the vector to score with (unit length for a cosine collection). */
+function prepareQuery(c: Collection, query: VectorQuery, scratch: Float32Array): Float32Array {
   checkVector(c, query.vector, 'query');
   if (!Number.isInteger(query.limit) || query.limit < 0) {
     throw new EddyError(
       `collection ${c.name}: query limit must be a non-negative integer, got ${query.limit}`,
     );
   }
-  const size = c.size;
-  const limit = Math.min(query.limit, size);
+  if (c.distance !== 'cosine') return query.vector;
+  const norm = l2(query.vector);
+  for (let j = 0; j < c.dimension; j++) scratch[j] = norm > 0 ? query.vector[j]! / norm : 0;
+  return scratch;
+}
+
+function search(c: Collection, query: VectorQuery): ScoredPoint[] {
+  const q = prepareQuery(c, query, c.query);
+  const limit = Math.min(query.limit, c.size);
   if (limit === 0) return [];
-
-  const dimension = c.dimension;
-  let q = query.vector;
-  if (c.distance === 'cosine') {
-    q = c.query;
-    const norm = l2(query.vector);
-    for (let j = 0; j < dimension; j++) q[j] = norm > 0 ? query.vector[j]! / norm : 0;
+  if (c.distance === 'euclid') euclidScores(c.vectors, q, c.dimension, c.size, c.scores);
+  else dotScores(c.vectors, q, c.dimension, c.size, c.scores);
+  const excludeIds = query.filter?.excludeIds;
+  const hasExclusions = markExcluded(c, excludeIds, 1);
+  try {
+    return selectBest(c, c.scores, limit, query.filter, hasExclusions);
+  } finally {
+    if (hasExclusions) markExcluded(c, excludeIds, 0);
   }
+}
 
-  const filter = query.filter;
-  const excludeIds = filter?.excludeIds;
+/** Two dot-product (or cosine) queries with the same filter, scored in one pass over the vectors. */
+function searchPair(c: Collection, first: VectorQuery, second: VectorQuery): [ScoredPoint[], ScoredPoint[]] {
+  const q1 = prepareQuery(c, first, c.query);
+  const q2 = prepareQuery(c, second, c.secondQuery);
+  const size = c.size;
+  if (size === 0) return [[], []];
+  dotScoresPair(c.vectors, q1, q2, c.dimension, size, c.scores, c.secondScores);
+  const excludeIds = first.filter?.excludeIds;
+  const hasExclusions = markExcluded(c, excludeIds, 1);
+  try {
+    return [
+      selectBest(c, c.scores, Math.min(first.limit, size), first.filter, hasExclusions),
+      selectBest(c, c.secondScores, Math.min(second.limit, size), second.filter, hasExclusions),
+    ];
+  } finally {
+    if (hasExclusions) markExcluded(c, excludeIds, 0);
+  }
+}
+
+/** The `limit` best-scored points that pass `filter` (exclusions already marked), best first. */
+function selectBest(
+  c: Collection,
+  scores: Float64Array,
+  limit: number,
+  filter: VectorFilter | undefined,
+  hasExclusions: boolean,
+): ScoredPoint[] {
+  if (limit === 0) return [];
   const must = filter?.must ?? NO_CONDITIONS;
   const mustNot = filter?.mustNot ?? NO_CONDITIONS;
   const hasConditions = must.length > 0 || mustNot.length > 0;
-  const hasExclusions = markExcluded(c, excludeIds, 1);
-
   if (c.heapSlots.length < limit) {
     c.heapSlots = new Int32Array(limit);
     c.heapScores = new Float64Array(limit);
@@ -235,36 +289,29 @@ function search(c: Collection, query: VectorQuery): ScoredPoint[] {
   const heapScores = c.heapScores;
   const ids = c.ids;
   const payloads = c.payloads;
-  const vectors = c.vectors;
   const excluded = c.excluded;
-  const scores = c.scores;
-  if (c.distance === 'euclid') euclidScores(vectors, q, dimension, size, scores);
-  else dotScores(vectors, q, dimension, size, scores);
+  const size = c.size;
 
   let count = 0;
-  try {
-    for (let slot = 0; slot < size; slot++) {
-      if (hasExclusions && excluded[slot] === 1) continue;
-      const score = scores[slot]!;
-      if (count === limit) {
-        const worst = heapScores[0]!;
-        if (score < worst || (score === worst && ids[slot]! > ids[heapSlots[0]!]!)) continue;
-      }
-      // The payload check runs only for points that would enter the top-k, which is rarely most of them.
-      if (hasConditions && !passes(payloads[slot]!, must, mustNot)) continue;
-      if (count < limit) {
-        heapSlots[count] = slot;
-        heapScores[count] = score;
-        siftUp(heapSlots, heapScores, ids, count);
-        count++;
-      } else {
-        heapSlots[0] = slot;
-        heapScores[0] = score;
-        siftDown(heapSlots, heapScores, ids, count);
-      }
+  for (let slot = 0; slot < size; slot++) {
+    if (hasExclusions && excluded[slot] === 1) continue;
+    const score = scores[slot]!;
+    if (count === limit) {
+      const worst = heapScores[0]!;
+      if (score < worst || (score === worst && ids[slot]! > ids[heapSlots[0]!]!)) continue;
     }
-  } finally {
-    if (hasExclusions) markExcluded(c, excludeIds, 0);
+    // The payload check runs only for points that would enter the top-k, which is rarely most of them.
+    if (hasConditions && !passes(payloads[slot]!, must, mustNot)) continue;
+    if (count < limit) {
+      heapSlots[count] = slot;
+      heapScores[count] = score;
+      siftUp(heapSlots, heapScores, ids, count);
+      count++;
+    } else {
+      heapSlots[0] = slot;
+      heapScores[0] = score;
+      siftDown(heapSlots, heapScores, ids, count);
+    }
   }
 
   // The heap's root is the worst kept point, so popping fills the result from the back.
@@ -307,6 +354,51 @@ function dotScores(
     }
     for (; j < dimension; j++) s0 += q[j]! * vectors[base + j]!;
     out[slot] = s0 + s1 + (s2 + s3);
+  }
+}
+
+/** `dotScores` for two queries at once: each vector is loaded once for both (same summation order). */
+function dotScoresPair(
+  vectors: Float32Array,
+  q1: Float32Array,
+  q2: Float32Array,
+  dimension: number,
+  size: number,
+  out1: Float64Array,
+  out2: Float64Array,
+): void {
+  const unrolled = dimension & ~3;
+  for (let slot = 0, base = 0; slot < size; slot++, base += dimension) {
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    let b0 = 0;
+    let b1 = 0;
+    let b2 = 0;
+    let b3 = 0;
+    let j = 0;
+    for (let k = base; j < unrolled; j += 4, k += 4) {
+      const v0 = vectors[k]!;
+      const v1 = vectors[k + 1]!;
+      const v2 = vectors[k + 2]!;
+      const v3 = vectors[k + 3]!;
+      a0 += q1[j]! * v0;
+      a1 += q1[j + 1]! * v1;
+      a2 += q1[j + 2]! * v2;
+      a3 += q1[j + 3]! * v3;
+      b0 += q2[j]! * v0;
+      b1 += q2[j + 1]! * v1;
+      b2 += q2[j + 2]! * v2;
+      b3 += q2[j + 3]! * v3;
+    }
+    for (; j < dimension; j++) {
+      const v = vectors[base + j]!;
+      a0 += q1[j]! * v;
+      b0 += q2[j]! * v;
+    }
+    out1[slot] = a0 + a1 + (a2 + a3);
+    out2[slot] = b0 + b1 + (b2 + b3);
   }
 }
 
