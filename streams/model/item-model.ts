@@ -20,6 +20,12 @@ export interface ItemProfile {
   interactions: number;
   /** The target vector as last written to the vector store, for drift detection; null = never written. */
   published: Float32Array | null;
+  /**
+   * `targetVector` as last computed for ranking, valid while `targetCurrent`; every change to the
+   * embedding, content vector or interaction count clears the flag (`ItemModel.invalidateTarget`).
+   */
+  cachedTarget: Float32Array | null;
+  targetCurrent: boolean;
 }
 
 /** Negative sampling's state (see `ItemModel.samplingState`). */
@@ -83,6 +89,8 @@ export class ItemModel {
       context,
       interactions: 0,
       published: null,
+      cachedTarget: null,
+      targetCurrent: false,
     };
     this.items.set(itemId, item);
     this.touched.add(itemId);
@@ -127,6 +135,7 @@ export class ItemModel {
     }
     // Catalog facts travel as payload, so any catalog change republishes the point.
     item.published = null;
+    item.targetCurrent = false;
     this.touched.add(itemId);
     this.changed.add(itemId);
     return item;
@@ -153,6 +162,7 @@ export class ItemModel {
   learn(itemId: string, precedingItemIds: readonly string[], strength: number): void {
     const target = this.ensure(itemId);
     target.interactions++;
+    target.targetCurrent = false;
     this.changed.add(itemId);
     const { window, learningRate } = this.config.embedding;
     const rate = learningRate * Math.min(strength, 3);
@@ -184,6 +194,7 @@ export class ItemModel {
       }
     }
     scaleAndAdd(center.embedding, 1, 1, gradient);
+    center.targetCurrent = false;
     this.touched.add(center.itemId);
     this.changed.add(center.itemId);
   }
@@ -218,6 +229,29 @@ export class ItemModel {
    * The item's vector in the retrieval space (normalised), written into `out`: the learned target
    * embedding, shrunk towards the content vector while the item has few interactions.
    */
+  /**
+   * `targetVector(item)` from a per-item cache, recomputed only after the item changed: the
+   * ranking reads hundreds of target vectors per list, of items that mostly did not change since.
+   * The result is the cache itself: read it, never write it.
+   */
+  cachedTargetVector(item: ItemProfile): Float32Array {
+    let cached = item.cachedTarget;
+    if (cached === null) {
+      cached = new Float32Array(this.config.dimension);
+      item.cachedTarget = cached;
+    } else if (item.targetCurrent) {
+      return cached;
+    }
+    this.targetVector(item, cached);
+    item.targetCurrent = true;
+    return cached;
+  }
+
+  /** Marks the item's target vector as changed (for state written from outside, such as a restore). */
+  invalidateTarget(item: ItemProfile): void {
+    item.targetCurrent = false;
+  }
+
   targetVector(item: ItemProfile, out: Float32Array): Float32Array {
     normalizeInto(out, item.embedding);
     if (item.contentVector) {

@@ -41,6 +41,7 @@ export function restoreItemState(model: EddyModel, record: ItemStateRecord): voi
   item.embedding.set(record.embedding);
   item.context.set(record.context);
   item.interactions = record.interactions;
+  model.items.invalidateTarget(item);
   model.trending.restore(record.itemId, record.popularity, record.popularityTime);
   model.coVisitation.restoreNeighbours(record.itemId, record.neighbours, record.neighboursTime);
 }

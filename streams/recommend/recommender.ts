@@ -33,6 +33,47 @@ export interface Candidate {
   row: number;
 }
 
+class PooledCandidate implements Candidate {
+  item: ItemProfile;
+  retrievedBy: CandidateSource;
+  readonly features: CandidateFeatures = {
+    longTerm: 0,
+    shortTerm: 0,
+    coVisitation: 0,
+    sequence: 0,
+    nextItem: 0,
+    sessionKnn: 0,
+    popularity: 0,
+    category: 0,
+  };
+  score = 0;
+  source: CandidateSource;
+  row = -1;
+
+  constructor(item: ItemProfile, source: CandidateSource) {
+    this.item = item;
+    this.retrievedBy = source;
+    this.source = source;
+  }
+
+  reset(item: ItemProfile, source: CandidateSource): void {
+    this.item = item;
+    this.retrievedBy = source;
+    this.source = source;
+    this.score = 0;
+    this.row = -1;
+    const f = this.features;
+    f.longTerm = 0;
+    f.shortTerm = 0;
+    f.coVisitation = 0;
+    f.sequence = 0;
+    f.nextItem = 0;
+    f.sessionKnn = 0;
+    f.popularity = 0;
+    f.category = 0;
+  }
+}
+
 /** The signal switches the ranking uses; ablations turn them off by zeroing a weight. */
 export type RankingWeights = EddyModel['config']['ranking']['weights'];
 
@@ -45,13 +86,16 @@ export type RankingWeights = EddyModel['config']['ranking']['weights'];
 export class Recommender {
   private readonly userLongTerm: Float32Array;
   private readonly userShortTerm: Float32Array;
-  private readonly itemScratch: Float32Array;
   /** Reused per list: the co-visitation accumulation and the scratch its selection reads. */
   private readonly neighbourScores = new NeighbourScores();
   private readonly neighbourIds: string[] = [];
   /** Reused per list: the user's recent engaged items, oldest first (the session-kNN query). */
   private readonly sessionItems: string[] = [];
   private neighbourValues = new Float64Array(1024);
+  /** Reused per list: the candidates by item id, and the objects they are drawn from. */
+  private readonly candidates = new Map<string, Candidate>();
+  private readonly candidatePool: PooledCandidate[] = [];
+  private candidatesUsed = 0;
   /** Reused per list: the order `admitTop` selects into. */
   private topOrder = new Int32Array(128);
   /** Each candidate's target vector (row `Candidate.row`), computed once per list by score(). */
@@ -65,7 +109,6 @@ export class Recommender {
     const d = model.config.dimension;
     this.userLongTerm = new Float32Array(d);
     this.userShortTerm = new Float32Array(d);
-    this.itemScratch = new Float32Array(d);
   }
 
   /**
@@ -159,7 +202,11 @@ export class Recommender {
     vectorResults: readonly ScoredPoint[][],
   ): Map<string, Candidate> {
     const { retrieval, ranking } = this.model.config;
-    const candidates = new Map<string, Candidate>();
+    // Reused per list, with the Candidate objects: a list admits hundreds, and nothing holds on to
+    // them once rank() returns (the learner copies their features, the list their ids and scores).
+    const candidates = this.candidates;
+    candidates.clear();
+    this.candidatesUsed = 0;
     const items = this.model.items;
     const admit = (itemId: string, source: CandidateSource): Candidate | undefined => {
       const existing = candidates.get(itemId);
@@ -167,23 +214,14 @@ export class Recommender {
       if (ranking.excludeSeen && user.seen.has(itemId)) return undefined;
       const item = items.get(itemId);
       if (!item?.available) return undefined;
-      const candidate: Candidate = {
-        item,
-        retrievedBy: source,
-        features: {
-          longTerm: 0,
-          shortTerm: 0,
-          coVisitation: 0,
-          sequence: 0,
-          nextItem: 0,
-          sessionKnn: 0,
-          popularity: 0,
-          category: 0,
-        },
-        score: 0,
-        source,
-        row: -1,
-      };
+      let candidate = this.candidatePool[this.candidatesUsed];
+      if (candidate === undefined) {
+        candidate = new PooledCandidate(item, source);
+        this.candidatePool.push(candidate);
+      } else {
+        candidate.reset(item, source);
+      }
+      this.candidatesUsed++;
       candidates.set(itemId, candidate);
       return candidate;
     };
@@ -352,14 +390,13 @@ export class Recommender {
     const w = this.model.ranking.byName(context);
     const longTerm = normalizeInto(this.userLongTerm, user.longTerm);
     const shortTerm = normalizeInto(this.userShortTerm, user.shortTerm);
-    const itemVector = this.itemScratch;
-    const d = itemVector.length;
+    const d = this.model.config.dimension;
     if (this.candidateVectors.length < candidates.size * d) {
       this.candidateVectors = new Float32Array(candidates.size * d * 2);
     }
     let row = 0;
     for (const c of candidates.values()) {
-      this.model.items.targetVector(c.item, itemVector);
+      const itemVector = this.model.items.cachedTargetVector(c.item);
       this.candidateVectors.set(itemVector, row * d);
       c.row = row++;
       const f = c.features;
