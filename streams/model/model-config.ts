@@ -61,7 +61,6 @@ export interface ModelConfig {
     readonly halfLifeMs: number;
     /** Trending list size kept ready for retrieval. */
     readonly size: number;
-    readonly refreshEveryEvents: number;
   };
   readonly retrieval: {
     readonly vectorCandidates: number;
@@ -174,7 +173,6 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
   trending: {
     halfLifeMs: 1 * DAY,
     size: 200,
-    refreshEveryEvents: 500,
   },
   retrieval: {
     vectorCandidates: 100,

@@ -11,8 +11,15 @@ export class Trending {
   private readonly scores = new Map<string, number>();
   private referenceTime: number | null = null;
   private maxScore = 0;
-  private top: string[] = [];
-  private eventsSinceRefresh = Number.POSITIVE_INFINITY;
+  /**
+   * The `size` most popular items, best first (ties by id), kept exact as each event arrives: with
+   * forward decay an increment moves one item only, so it is placed by binary search instead of
+   * selecting over the catalogue. Only a change that could let an outsider in (a score going down,
+   * a removal, a restore) asks for a full selection, on the next read.
+   */
+  private readonly top: string[] = [];
+  private readonly inTop = new Set<string>();
+  private topStale = false;
 
   constructor(private readonly config: ModelConfig['trending']) {}
 
@@ -28,10 +35,43 @@ export class Trending {
       exponent = 0;
     }
     const inflated = amount * 2 ** Math.max(exponent, -64);
-    const score = (this.scores.get(itemId) ?? 0) + inflated;
+    const previous = this.scores.get(itemId);
+    const score = (previous ?? 0) + inflated;
     this.scores.set(itemId, score);
     if (score > this.maxScore) this.maxScore = score;
-    this.eventsSinceRefresh++;
+    // A new item enters the ranking whatever its score, like one whose score went up.
+    if (inflated >= 0 || previous === undefined) this.promote(itemId, score);
+    // A score going down can let an outsider in; outside a full list it changes nothing.
+    else if (this.inTop.has(itemId) || this.top.length < this.config.size) this.topStale = true;
+  }
+
+  /** Places an item whose score went up (or stayed) in the top list, if it belongs there now. */
+  private promote(itemId: string, score: number): void {
+    if (this.topStale) return;
+    const top = this.top;
+    if (this.inTop.has(itemId)) {
+      top.splice(top.indexOf(itemId), 1);
+    } else if (top.length >= this.config.size) {
+      const last = top[top.length - 1];
+      if (last === undefined || !this.ranksBefore(itemId, score, last)) return;
+      top.pop();
+      this.inTop.delete(last);
+    }
+    // Binary search for the first entry that the item ranks before.
+    let low = 0;
+    let high = top.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.ranksBefore(itemId, score, top[middle]!)) high = middle;
+      else low = middle + 1;
+    }
+    top.splice(low, 0, itemId);
+    this.inTop.add(itemId);
+  }
+
+  private ranksBefore(itemId: string, score: number, other: string): boolean {
+    const otherScore = this.scores.get(other) ?? 0;
+    return score > otherScore || (score === otherScore && itemId < other);
   }
 
   private rebase(time: number): void {
@@ -39,6 +79,8 @@ export class Trending {
     for (const [id, score] of this.scores) this.scores.set(id, score * shrink);
     this.maxScore *= shrink;
     this.referenceTime = time;
+    // Every score shrank by the same factor; rounding may still have made two of them equal.
+    this.topStale = true;
   }
 
   /** Popularity relative to the most popular item, in [0, 1]. */
@@ -60,22 +102,25 @@ export class Trending {
     const shifted = rawScore * 2 ** ((referenceTime - this.referenceTime) / this.config.halfLifeMs);
     this.scores.set(itemId, shifted);
     if (shifted > this.maxScore) this.maxScore = shifted;
-    this.eventsSinceRefresh = Number.POSITIVE_INFINITY;
+    this.topStale = true;
   }
 
   remove(itemId: string): void {
     this.scores.delete(itemId);
-    this.eventsSinceRefresh = Number.POSITIVE_INFINITY;
+    this.topStale = true;
   }
 
-  /**
-   * The most popular items, best first (ties by id). Recomputed at most every `refreshEveryEvents`
-   * events with a bounded selection (O(items · log size)), not a full sort.
-   */
+  /** The `size` most popular items, best first (ties by id); exact after every event. */
   topItems(): readonly string[] {
-    if (this.eventsSinceRefresh >= this.config.refreshEveryEvents) {
-      this.top = selectTop(this.scores, this.config.size);
-      this.eventsSinceRefresh = 0;
+    if (this.topStale) {
+      const selected = selectTop(this.scores, this.config.size);
+      this.top.length = 0;
+      this.inTop.clear();
+      for (const itemId of selected) {
+        this.top.push(itemId);
+        this.inTop.add(itemId);
+      }
+      this.topStale = false;
     }
     return this.top;
   }

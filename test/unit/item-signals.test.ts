@@ -104,7 +104,7 @@ test('co-visitation: a pair counts less the longer apart its two interactions we
 });
 
 test('trending: decayed popularity ranks recent bursts above old ones', () => {
-  const t = new Trending({ halfLifeMs: DAY, size: 3, refreshEveryEvents: 1 });
+  const t = new Trending({ halfLifeMs: DAY, size: 3 });
   for (let i = 0; i < 8; i++) t.record('old', 1, 0);
   for (let i = 0; i < 3; i++) t.record('new', 1, 3 * DAY);
   t.record('other', 1, 3 * DAY);
