@@ -1,6 +1,6 @@
 /**
- * In-process vector index benchmark: ExactVectorIndex (the embedded default) on the query Eddy
- * actually sends — top-100 by cosine, the user's ~100 seen items excluded by id, `available = true`
+ * In-process vector index benchmark: the exact scan and the HNSW graph of `InMemoryVectorIndex`
+ * (the embedded vector store) on the query Eddy actually sends — top-100 by cosine, the user's ~100 seen items excluded by id, `available = true`
  * required (true for ~95 % of items) — in batches of 64 queries, at 10K, 100K and 1M items of
  * dimension 64.
  *
@@ -15,7 +15,11 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ExactVectorIndex } from '../streams/adapters/memory/exact-vector-index.js';
+import {
+  DEFAULT_EF_SEARCH,
+  ExactVectorIndex,
+  InMemoryVectorIndex,
+} from '../streams/adapters/memory/exact-vector-index.js';
 import type { Point, VectorQuery } from '../streams/ports/vector-store.js';
 import { Random } from '../streams/util/random.js';
 import {
@@ -30,12 +34,18 @@ import {
 
 const USAGE = `Usage: node --expose-gc dist/bench/vector-index.bench.js [options]
 
-Measures ExactVectorIndex (the embedded vector store) on Eddy's retrieval query: top-K by cosine,
-S seen ids excluded, available = true required (on a share A of the items), in batches of B
-queries, and in batches of 2 (one list). Results on stdout (Markdown), progress on stderr.
+Measures the in-process vector store on Eddy's retrieval query: top-K by cosine, S seen ids
+excluded, available = true required (on a share A of the items), in batches of B queries, and in
+batches of 2 (one list); the exact scan and the HNSW graph (what the index switches to from
+--approximate-from items on), with the graph's recall@K against the exact results of the same
+queries. Results on stdout (Markdown), progress on stderr.
 
 Options:
   --sizes <list>        catalog sizes (default 10000,100000,1000000)
+  --indexes <list>      exact, hnsw or both (default exact,hnsw)
+  --clusters <n>        draw vectors around n Gaussian centres, as learned embeddings cluster
+                        (default 0: isotropic Gaussian, the hardest case for a graph)
+  --ef <n>              the graph's search beam width (default ${DEFAULT_EF_SEARCH})
   --dimension <d>       vector dimension (default 64)
   --batch <b>           queries per batch (default 64)
   --limit <k>           top-K per query (default 100)
@@ -57,8 +67,13 @@ interface Latency {
   readonly max: number;
 }
 
+type IndexKind = 'exact' | 'hnsw';
+
 interface SizeResult {
+  readonly index: IndexKind;
   readonly items: number;
+  /** Share of the exact top-K the index returned, over the list queries (1 for the exact scan). */
+  readonly recall: number;
   readonly buildSeconds: number;
   readonly rssMb: number;
   readonly heapMb: number;
@@ -96,9 +111,15 @@ interface Options {
   readonly repeats: number | undefined;
   readonly lists: number | undefined;
   readonly seed: number;
+  readonly indexes: readonly IndexKind[];
+  readonly clusters: number;
+  readonly ef: number;
 }
 
-async function measure(items: number, o: Options, settle: () => void): Promise<SizeResult> {
+/** The exact top-K ids of the recall queries, per catalog size (filled by the exact run). */
+const exactAnswers = new Map<number, string[][]>();
+
+async function measure(kind: IndexKind, items: number, o: Options, settle: () => void): Promise<SizeResult> {
   const repeats = o.repeats ?? (items <= 10_000 ? 200 : items <= 100_000 ? 100 : 30);
   const listRepeats = o.lists ?? 10 * repeats;
   const random = new Random(o.seed);
@@ -106,8 +127,19 @@ async function measure(items: number, o: Options, settle: () => void): Promise<S
   const rss0 = process.memoryUsage.rss();
   const heap0 = process.memoryUsage().heapUsed;
 
-  progress(`${formatCount(items)} items: building`);
-  const index = new ExactVectorIndex();
+  progress(`${formatCount(items)} items, ${kind}: building`);
+  const index =
+    kind === 'exact'
+      ? new ExactVectorIndex()
+      : new InMemoryVectorIndex({ approximateFrom: 1, efSearch: o.ef });
+  const centres = Array.from({ length: o.clusters }, () => gaussian(random, o.dimension));
+  const point = (): Float32Array => {
+    const v = gaussian(random, o.dimension);
+    if (centres.length === 0) return v;
+    const centre = centres[random.int(centres.length)]!;
+    for (let j = 0; j < v.length; j++) v[j] = centre[j]! + 0.8 * v[j]!;
+    return v;
+  };
   const ids: string[] = new Array(items);
   const started = performance.now();
   await index.ensureCollection({
@@ -122,7 +154,7 @@ async function measure(items: number, o: Options, settle: () => void): Promise<S
       ids[i] = `item-${i}`;
       points.push({
         id: ids[i]!,
-        vector: gaussian(random, o.dimension),
+        vector: point(),
         // The payload the pipeline writes (refreshVectors): availability and categories.
         payload: { available: random.next() < o.available, categories: [`c${random.int(20)}`] },
       });
@@ -138,7 +170,7 @@ async function measure(items: number, o: Options, settle: () => void): Promise<S
     const excluded = new Set<string>();
     while (excluded.size < Math.min(o.seen, items)) excluded.add(ids[random.int(items)]!);
     return {
-      vector: gaussian(random, o.dimension),
+      vector: point(),
       limit: o.limit,
       filter: { excludeIds: excluded, must: [{ key: 'available', value: true }] },
     };
@@ -170,10 +202,45 @@ async function measure(items: number, o: Options, settle: () => void): Promise<S
   const listTimes: number[] = [];
   for (let r = 0; r < listRepeats; r++) listTimes.push(await timed(2));
   progress(`${formatCount(items)} items: ${listRepeats} batches of 2`);
+  // Recall: 200 queries from their own seed, the same for every index at this size.
+  const recallRandom = new Random(o.seed + items);
+  const recallQueries = Array.from({ length: 200 }, (): VectorQuery => {
+    const excluded = new Set<string>();
+    while (excluded.size < Math.min(o.seen, items)) excluded.add(ids[recallRandom.int(items)]!);
+    const v = gaussian(recallRandom, o.dimension);
+    if (centres.length > 0) {
+      const centre = centres[recallRandom.int(centres.length)]!;
+      for (let j = 0; j < v.length; j++) v[j] = centre[j]! + 0.8 * v[j]!;
+    }
+    return {
+      vector: v,
+      limit: o.limit,
+      filter: { excludeIds: excluded, must: [{ key: 'available', value: true }] },
+    };
+  });
+  const answers = (await index.queryBatch('items', recallQueries)).map((r) => r.map((p) => p.id));
+  let recall = 1;
+  if (kind === 'exact') exactAnswers.set(items, answers);
+  else {
+    const exact = exactAnswers.get(items);
+    if (exact === undefined) recall = Number.NaN;
+    else {
+      let found = 0;
+      let wanted = 0;
+      answers.forEach((ids, q) => {
+        const want = new Set(exact[q]);
+        wanted += want.size;
+        for (const id of ids) if (want.has(id)) found++;
+      });
+      recall = found / Math.max(1, wanted);
+    }
+  }
   await index.close();
   const batchMs = latency(batchTimes);
   return {
+    index: kind,
     items,
+    recall,
     buildSeconds,
     rssMb,
     heapMb,
@@ -213,6 +280,13 @@ async function main(argv: readonly string[]): Promise<number> {
       repeats: integerFlag('repeats', values.repeats, undefined),
       lists: integerFlag('lists', values.lists, undefined),
       seed: integerFlag('seed', values.seed, undefined)!,
+      indexes: values.indexes.split(',').map((name) => {
+        const kind = name.trim();
+        if (kind !== 'exact' && kind !== 'hnsw') throw new Error(`--indexes: exact or hnsw, got ${kind}`);
+        return kind;
+      }),
+      clusters: integerFlag('clusters', values.clusters, undefined, 0)!,
+      ef: integerFlag('ef', values.ef, undefined)!,
     };
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}\n`);
@@ -225,18 +299,22 @@ async function main(argv: readonly string[]): Promise<number> {
     gc?.();
   };
   progress(
-    `ExactVectorIndex: dimension ${options.dimension}, top-${options.limit}, ${options.seen} excluded ids, ` +
+    `in-process vector index (${options.indexes.join(', ')}): dimension ${options.dimension}, top-${options.limit}, ${options.seen} excluded ids, ` +
       `available on ${options.available * 100} %, batches of ${options.batch}; node ${process.version}` +
       (gc ? '' : ' (no GC control: memory figures are rough)'),
   );
   const results: SizeResult[] = [];
-  for (const items of options.sizes) results.push(await measure(items, options, settle));
+  for (const items of options.sizes) {
+    for (const kind of options.indexes) results.push(await measure(kind, items, options, settle));
+  }
 
   const ms = (v: number): string => formatFixed(v, v < 10 ? 2 : 1);
   process.stdout.write(
     `${markdownTable(
       [
         'items',
+        'index',
+        'recall@K',
         'build s',
         'RSS Δ MB',
         'heap Δ MB',
@@ -250,6 +328,8 @@ async function main(argv: readonly string[]): Promise<number> {
       ],
       results.map((r) => [
         formatCount(r.items),
+        r.index,
+        formatFixed(r.recall, 4),
         formatFixed(r.buildSeconds, 2),
         formatFixed(r.rssMb, 0),
         formatFixed(r.heapMb, 0),
@@ -284,6 +364,9 @@ function parse(argv: readonly string[]) {
       repeats: { type: 'string' },
       lists: { type: 'string' },
       seed: { type: 'string', default: '7' },
+      indexes: { type: 'string', default: 'exact,hnsw' },
+      clusters: { type: 'string', default: '0' },
+      ef: { type: 'string', default: String(DEFAULT_EF_SEARCH) },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
     },

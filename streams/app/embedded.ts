@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ExactVectorIndex } from '../adapters/memory/exact-vector-index.js';
+import { InMemoryVectorIndex } from '../adapters/memory/exact-vector-index.js';
 import { InMemoryLog } from '../adapters/memory/in-memory-log.js';
 import { MemoryStateStore } from '../adapters/memory/memory-state-store.js';
 import { codecs } from '../codec/avro.js';
@@ -79,7 +79,7 @@ export class EmbeddedEddy {
     this.topics = options.topics ?? topicNames();
     this.groupId = options.groupId ?? 'eddy';
     this.log = options.log ?? new InMemoryLog({ clock });
-    this.vectorStore = options.vectorStore ?? new ExactVectorIndex();
+    this.vectorStore = options.vectorStore ?? new InMemoryVectorIndex();
     const p = options.partitions;
     const retention =
       options.retentionRecords === undefined ? {} : { retentionRecords: options.retentionRecords };
@@ -113,7 +113,7 @@ export class EmbeddedEddy {
     const metrics = options.metrics ?? null;
     // A given store (Qdrant) times its own requests and reports its own breaker; the in-process
     // index does neither, and cannot become unreachable, so its breaker is always closed.
-    const inProcessIndex = options.vectorStore === undefined;
+    const inProcessIndex = this.vectorStore instanceof InMemoryVectorIndex;
     if (metrics) {
       metrics.consumerLagFrom(() => this.partitionLags());
       if (inProcessIndex) metrics.setBreakerState('vector_store', 'closed');

@@ -7,7 +7,7 @@ import { type DeliveryMode, KafkaEventSink } from '../adapters/kafka/kafka-sink.
 import { describePartitions, KafkaEventSource } from '../adapters/kafka/kafka-source.js';
 import { RegistryCodecs } from '../adapters/kafka/schema-registry.js';
 import { ensureTopics } from '../adapters/kafka/topic-admin.js';
-import { ExactVectorIndex } from '../adapters/memory/exact-vector-index.js';
+import { InMemoryVectorIndex } from '../adapters/memory/exact-vector-index.js';
 import { MemoryStateStore } from '../adapters/memory/memory-state-store.js';
 import { avroPipelineCodecs, type ValidationLimits } from '../codec/pipeline-codecs.js';
 import { EddyError } from '../errors.js';
@@ -139,9 +139,10 @@ export class KafkaEddy {
     // The item side is the group's: learned from the item-updates topic every instance writes.
     this.model = new EddyModel(options.model, this.users, { replicatedItems: true });
     this.stats = new RunStats(this.model, metrics, this.topics.items);
-    const store = options.vectorStore ?? new ExactVectorIndex();
+    const store = options.vectorStore ?? new InMemoryVectorIndex();
     // The Qdrant adapter measures its own requests; only the in-process index needs wrapping.
-    this.vectorStore = metrics && !options.vectorStore ? instrumentVectorStore(store, metrics) : store;
+    this.vectorStore =
+      metrics && store instanceof InMemoryVectorIndex ? instrumentVectorStore(store, metrics) : store;
     this.observer = combineObservers(
       this.stats,
       { ...nullObserver, committed: (batch) => this.track(batch) },

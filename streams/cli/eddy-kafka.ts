@@ -8,7 +8,7 @@ import type { Logger } from '../observe/logger.js';
 import { EddyMetrics } from '../observe/metrics.js';
 import type { RunSummary } from '../observe/run-stats.js';
 import { connectQdrant } from './connect-qdrant.js';
-import { type EddySettings, modelConfigFrom } from './eddy-settings.js';
+import { type EddySettings, inProcessVectorIndex, modelConfigFrom } from './eddy-settings.js';
 import { topicNamesFrom } from './kafka-settings.js';
 import { neverIfZero } from './settings.js';
 
@@ -63,7 +63,7 @@ export async function runKafkaMode(
     // Read at each group join, by when the HTTP server below has its port.
     advertisedEndpoint: () =>
       settings.advertisedUrl ?? (httpPort === null ? null : `http://${hostname()}:${httpPort}`),
-    ...(qdrant ? { vectorStore: qdrant } : {}),
+    vectorStore: qdrant ?? inProcessVectorIndex(settings),
   });
   // Not ready while Qdrant is failing: lists would wait on it.
   const health = { live: () => true, ready: () => eddy.ready() && qdrant?.healthy !== false };

@@ -1,3 +1,4 @@
+import { DEFAULT_APPROXIMATE_FROM, InMemoryVectorIndex } from '../adapters/memory/exact-vector-index.js';
 import { QDRANT_SETTINGS } from '../adapters/qdrant/qdrant-settings.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/model-config.js';
 import { KAFKA_CONNECTION_SETTINGS, KAFKA_EDDY_SETTINGS } from './kafka-settings.js';
@@ -180,6 +181,15 @@ export const EDDY_SETTINGS = {
     parse: integer(1000),
     default: 20_000,
   }),
+  approximateFrom: setting({
+    flag: 'approximate-from',
+    env: 'EDDY_APPROXIMATE_FROM',
+    description:
+      'in-process vector index: catalogue size from which search walks an HNSW graph instead of scanning every item (0 = always exact)',
+    expected: 'an integer ≥ 0',
+    parse: integer(0),
+    default: DEFAULT_APPROXIMATE_FROM,
+  }),
   examples: setting({
     flag: 'examples',
     env: 'EDDY_EXAMPLES',
@@ -224,4 +234,11 @@ export function modelConfigFrom(settings: EddySettings): ModelConfig {
       learning: { ...m.ranking.learning, rate: settings.rankingLearningRate },
     },
   };
+}
+
+/** The in-process vector index the settings ask for (when no Qdrant URL is given). */
+export function inProcessVectorIndex(settings: EddySettings): InMemoryVectorIndex {
+  return new InMemoryVectorIndex({
+    approximateFrom: settings.approximateFrom === 0 ? Number.POSITIVE_INFINITY : settings.approximateFrom,
+  });
 }

@@ -12,7 +12,7 @@ import type { StreamEvent } from '../sources/stream-event.js';
 import { syntheticStream } from '../sources/synthetic.js';
 import { connectQdrant } from './connect-qdrant.js';
 import { runKafkaMode } from './eddy-kafka.js';
-import { EDDY_SETTINGS, type EddySettings, modelConfigFrom } from './eddy-settings.js';
+import { EDDY_SETTINGS, type EddySettings, inProcessVectorIndex, modelConfigFrom } from './eddy-settings.js';
 import { resolveThreads, runKafkaThreads } from './kafka-threads.js';
 import { formatHelp, parseSettings } from './settings.js';
 import { formatSeconds, logSummary, PROGRESS_LEGEND } from './summary-log.js';
@@ -109,7 +109,7 @@ async function main(argv: readonly string[]): Promise<number> {
     lingerMs: settings.coalesceMs,
     metrics,
     retentionRecords: settings.retentionRecords,
-    ...(qdrant ? { vectorStore: qdrant } : {}),
+    vectorStore: qdrant ?? inProcessVectorIndex(settings),
   });
   let ready = false;
   // Not ready while Qdrant is failing: lists would wait on it.

@@ -1,8 +1,11 @@
 /**
- * The in-process vector store behind embedded mode: exact k-NN by scanning every point. At the
- * catalogue sizes embedded mode serves (event → list stays under 10 ms p99 up to ~50K items, see
- * BENCHMARKS.md) a tight scan over one contiguous Float32Array needs no index, and its results are exact,
- * which makes it the reference the Qdrant adapter is checked against.
+ * The in-process vector store behind embedded mode. Below `approximateFrom` points a collection is
+ * searched exactly, by a tight scan over one contiguous Float32Array: at the catalogue sizes embedded
+ * mode mostly serves that is fast and exact, which also makes `ExactVectorIndex` the reference the
+ * Qdrant adapter is checked against. From `approximateFrom` points on, a (cosine or dot) collection
+ * is searched through an HNSW graph (`HnswGraph`), built once when it crosses the threshold and kept
+ * up to date by every upsert and delete after that; the crossover and the recall are measured in
+ * BENCHMARKS.md § Vector index.
  */
 
 import { EddyError } from '../../errors.js';
@@ -17,6 +20,7 @@ import type {
   VectorQuery,
   VectorStore,
 } from '../../ports/vector-store.js';
+import { DEFAULT_HNSW_PARAMETERS, HnswGraph, type HnswParameters } from './hnsw-graph.js';
 
 const INITIAL_CAPACITY = 64;
 const NO_CONDITIONS: readonly FieldMatch[] = [];
@@ -38,6 +42,10 @@ class Collection {
   readonly secondQuery: Float32Array;
   heapSlots = new Int32Array(16);
   heapScores = new Float64Array(16);
+  /** The approximate index once the collection is large enough; node ↔ slot maps beside it. */
+  graph: HnswGraph | null = null;
+  nodeOfSlot: Int32Array<ArrayBuffer> = new Int32Array(0);
+  slotOfNode: Int32Array<ArrayBuffer> = new Int32Array(0);
 
   constructor(
     readonly name: string,
@@ -69,9 +77,44 @@ class Collection {
   }
 }
 
-export class ExactVectorIndex implements VectorStore {
+export interface InMemoryVectorIndexOptions {
+  /**
+   * Points from which a cosine or dot collection is searched through an HNSW graph instead of a
+   * full scan (Infinity: always exact). Default: the measured crossover, `DEFAULT_APPROXIMATE_FROM`.
+   */
+  readonly approximateFrom?: number;
+  readonly hnsw?: HnswParameters;
+  /** Beam width of an approximate search (at least the query's limit). */
+  readonly efSearch?: number;
+}
+
+/** Where the graph's search becomes cheaper than the scan (BENCHMARKS.md § Vector index). */
+export const DEFAULT_APPROXIMATE_FROM = 10_000;
+export const DEFAULT_EF_SEARCH = 200;
+
+export class InMemoryVectorIndex implements VectorStore {
   private readonly collections = new Map<string, Collection>();
   private closed = false;
+  private readonly approximateFrom: number;
+  private readonly hnsw: HnswParameters;
+  private readonly efSearch: number;
+
+  constructor(options: InMemoryVectorIndexOptions = {}) {
+    this.approximateFrom = options.approximateFrom ?? DEFAULT_APPROXIMATE_FROM;
+    this.hnsw = options.hnsw ?? DEFAULT_HNSW_PARAMETERS;
+    this.efSearch = options.efSearch ?? DEFAULT_EF_SEARCH;
+    if (!(this.approximateFrom >= 1)) {
+      throw new EddyError(`approximateFrom must be a number ≥ 1 (or Infinity), got ${this.approximateFrom}`);
+    }
+    if (!Number.isInteger(this.efSearch) || this.efSearch < 1) {
+      throw new EddyError(`efSearch must be a positive integer, got ${this.efSearch}`);
+    }
+  }
+
+  /** Whether `collection` is searched through its HNSW graph (for tests and benchmarks). */
+  isApproximate(collection: string): boolean {
+    return this.collection(collection).graph !== null;
+  }
 
   async ensureCollection(spec: CollectionSpec): Promise<void> {
     this.checkOpen();
@@ -133,7 +176,33 @@ export class ExactVectorIndex implements VectorStore {
       } else {
         vectors.set(vector, base);
       }
+      if (c.graph !== null) this.indexSlot(c, slot);
     }
+    if (c.graph === null && c.distance !== 'euclid' && c.size >= this.approximateFrom) this.buildGraph(c);
+  }
+
+  private buildGraph(c: Collection): void {
+    c.graph = new HnswGraph(c.dimension, this.hnsw);
+    c.nodeOfSlot = new Int32Array(c.excluded.length).fill(-1);
+    c.slotOfNode = new Int32Array(Math.max(64, c.size));
+    for (let slot = 0; slot < c.size; slot++) this.indexSlot(c, slot);
+  }
+
+  /** Adds the point in `slot` to the graph, or re-links it there with its new vector. */
+  private indexSlot(c: Collection, slot: number): void {
+    const graph = c.graph!;
+    const vector = c.vectors.subarray(slot * c.dimension, (slot + 1) * c.dimension);
+    if (c.nodeOfSlot.length < c.excluded.length)
+      c.nodeOfSlot = grownInt32(c.nodeOfSlot, c.excluded.length, -1);
+    const known = c.nodeOfSlot[slot]!;
+    if (known >= 0) {
+      graph.update(known, vector);
+      return;
+    }
+    const node = graph.add(vector);
+    if (node >= c.slotOfNode.length) c.slotOfNode = grownInt32(c.slotOfNode, node * 2 + 1, -1);
+    c.nodeOfSlot[slot] = node;
+    c.slotOfNode[node] = slot;
   }
 
   async delete(collection: string, ids: readonly string[]): Promise<void> {
@@ -144,6 +213,17 @@ export class ExactVectorIndex implements VectorStore {
       if (slot === undefined) continue;
       // Swap-remove keeps live slots contiguous, so the scan never has to skip holes.
       const last = c.size - 1;
+      if (c.graph !== null) {
+        const node = c.nodeOfSlot[slot]!;
+        c.graph.remove(node);
+        c.slotOfNode[node] = -1;
+        if (slot !== last) {
+          const movedNode = c.nodeOfSlot[last]!;
+          c.nodeOfSlot[slot] = movedNode;
+          c.slotOfNode[movedNode] = slot;
+        }
+        c.nodeOfSlot[last] = -1;
+      }
       if (slot !== last) {
         const moved = c.ids[last]!;
         c.vectors.copyWithin(slot * dimension, last * dimension, (last + 1) * dimension);
@@ -155,6 +235,13 @@ export class ExactVectorIndex implements VectorStore {
       c.payloads.pop();
       c.slots.delete(id);
     }
+    const graph = c.graph;
+    if (graph !== null) {
+      // Removed nodes stay as waypoints; once they outnumber the live ones, rebuild (or fall back to
+      // the scan below the threshold).
+      if (c.size < this.approximateFrom / 2) c.graph = null;
+      else if (graph.nodes > 2 * graph.size) this.buildGraph(c);
+    }
   }
 
   async queryBatch(collection: string, queries: readonly VectorQuery[]): Promise<ScoredPoint[][]> {
@@ -165,7 +252,10 @@ export class ExactVectorIndex implements VectorStore {
       const next = queries[i + 1];
       // A user's long- and short-term queries share their filter object: one pass over the
       // vectors scores both, and the exclusions are marked once.
-      if (next !== undefined && next.filter === query.filter && c.distance !== 'euclid') {
+      if (c.graph !== null) {
+        results[i] = searchGraph(c, query, this.efSearch);
+        i += 1;
+      } else if (next !== undefined && next.filter === query.filter && c.distance !== 'euclid') {
         const pair = searchPair(c, query, next);
         results[i] = pair[0];
         results[i + 1] = pair[1];
@@ -248,6 +338,55 @@ function search(c: Collection, query: VectorQuery): ScoredPoint[] {
   } finally {
     if (hasExclusions) markExcluded(c, excludeIds, 0);
   }
+}
+
+/** An approximate search through the collection's HNSW graph, with the same filter semantics. */
+function searchGraph(c: Collection, query: VectorQuery, efSearch: number): ScoredPoint[] {
+  const graph = c.graph!;
+  const q = prepareQuery(c, query, c.query);
+  const limit = Math.min(query.limit, c.size);
+  if (limit === 0) return [];
+  const filter = query.filter;
+  const must = filter?.must ?? NO_CONDITIONS;
+  const mustNot = filter?.mustNot ?? NO_CONDITIONS;
+  const hasConditions = must.length > 0 || mustNot.length > 0;
+  const excludeIds = filter?.excludeIds;
+  const hasExclusions = markExcluded(c, excludeIds, 1);
+  if (c.heapSlots.length < limit) {
+    c.heapSlots = new Int32Array(limit);
+    c.heapScores = new Float64Array(limit);
+  }
+  const excluded = c.excluded;
+  const payloads = c.payloads;
+  const slotOfNode = c.slotOfNode;
+  try {
+    const count = graph.search(
+      q,
+      limit,
+      efSearch,
+      (node) => {
+        const slot = slotOfNode[node]!;
+        if (hasExclusions && excluded[slot] === 1) return false;
+        return !hasConditions || passes(payloads[slot]!, must, mustNot);
+      },
+      c.heapSlots,
+      c.heapScores,
+    );
+    const result: ScoredPoint[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      result[i] = { id: c.ids[slotOfNode[c.heapSlots[i]!]!]!, score: c.heapScores[i]! };
+    }
+    // The scan's order: score descending, ties by id.
+    return result.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  } finally {
+    if (hasExclusions) markExcluded(c, excludeIds, 0);
+  }
+}
+
+function grownInt32(from: Int32Array, size: number, fill: number): Int32Array<ArrayBuffer> {
+  const to = new Int32Array(Math.max(size, from.length * 2)).fill(fill);
+  to.set(from);
+  return to;
 }
 
 /** Two dot-product (or cosine) queries with the same filter, scored in one pass over the vectors. */
@@ -513,5 +652,12 @@ function siftDown(slots: Int32Array, scores: Float64Array, ids: readonly string[
     if (worst === i) return;
     swap(slots, scores, i, worst);
     i = worst;
+  }
+}
+
+/** The in-process index that never approximates: the reference the other stores are checked against. */
+export class ExactVectorIndex extends InMemoryVectorIndex {
+  constructor() {
+    super({ approximateFrom: Number.POSITIVE_INFINITY });
   }
 }
