@@ -1,4 +1,4 @@
-import { topK } from '../util/top-k.js';
+import { topIndicesByValue } from '../util/top-k.js';
 import type { ModelConfig } from './model-config.js';
 import { decayFactor } from './vector-math.js';
 
@@ -123,6 +123,9 @@ export class CoVisitation {
   private readonly proximityDecay: number;
   private readonly sequenceDecay: number;
   private readonly pairHalfLifeMs: number;
+  /** Scratch of `prune`: the list's ids, and the order the kept slots are selected into. */
+  private readonly pruneIds: string[] = [];
+  private pruneOrder = new Int32Array(0);
   /** The time every stored weight is inflated against (forward decay); null until the first weight. */
   private referenceTime: number | null = null;
 
@@ -233,15 +236,12 @@ export class CoVisitation {
   private prune(list: NeighbourList): void {
     const weights = list.weights;
     const targets = list.targets;
-    const ranked = topK(list.size, this.maxNeighbours, (a, b) => {
-      const byWeight = weights[b]! - weights[a]!;
-      if (byWeight !== 0) return byWeight;
-      const idA = targets[a]!.itemId;
-      const idB = targets[b]!.itemId;
-      return idA < idB ? -1 : idA > idB ? 1 : 0;
-    });
+    const ids = this.pruneIds;
+    for (let slot = 0; slot < list.size; slot++) ids[slot] = targets[slot]!.itemId;
+    if (this.pruneOrder.length < this.maxNeighbours) this.pruneOrder = new Int32Array(this.maxNeighbours);
+    const keptCount = topIndicesByValue(weights, ids, list.size, this.maxNeighbours, this.pruneOrder);
     const kept = new Uint8Array(list.size);
-    for (const slot of ranked) kept[slot] = 1;
+    for (let i = 0; i < keptCount; i++) kept[this.pruneOrder[i]!] = 1;
     let next = 0;
     for (let slot = 0; slot < list.size; slot++) {
       const target = targets[slot]!;

@@ -47,7 +47,6 @@ export class ItemModel {
   private readonly negativePool: string[] = [];
   private negativeCursor = 0;
   private readonly gradient: Float32Array;
-  private readonly scratch: Float32Array;
   /** Items whose target vector changed since the last drift check. */
   private readonly touched = new Set<string>();
   /** Items changed (or removed) since the last changelog checkpoint. */
@@ -56,7 +55,6 @@ export class ItemModel {
   constructor(private readonly config: ModelConfig) {
     this.random = new Random(config.embedding.seed);
     this.gradient = new Float32Array(config.dimension);
-    this.scratch = new Float32Array(config.dimension);
   }
 
   get size(): number {
@@ -212,7 +210,8 @@ export class ItemModel {
       gradient[i] = gradient[i]! + g * context[i]!;
       context[i] = context[i]! + g * centerEmbedding[i]!;
     }
-    this.touched.add(contextItem.itemId);
+    // Only the checkpoint needs to know: the context vector is not part of the target vector, so
+    // the item cannot have drifted (marking it would drift-check every sampled negative).
     this.changed.add(contextItem.itemId);
   }
 
@@ -311,11 +310,10 @@ export class ItemModel {
   takeDrifted(): ItemProfile[] {
     const drifted: ItemProfile[] = [];
     const threshold = 1 - this.config.itemDriftThreshold;
-    const current = this.scratch;
     for (const itemId of this.touched) {
       const item = this.items.get(itemId);
       if (!item) continue;
-      this.targetVector(item, current);
+      const current = this.cachedTargetVector(item);
       if (item.published === null || dot(current, item.published) < threshold) {
         item.published = Float32Array.from(current);
         drifted.push(item);
