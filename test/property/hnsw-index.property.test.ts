@@ -25,8 +25,11 @@ async function bothIndexes(points: readonly Point[]): Promise<[ExactVectorIndex,
   const graph = new InMemoryVectorIndex({ approximateFrom: 1, efSearch: 64 });
   for (const index of [exact, graph]) {
     await index.ensureCollection({ name: 'items', dimension: DIMENSION, distance: 'cosine' });
-    // In chunks, so the graph is built once and then grows point by point.
-    for (let i = 0; i < points.length; i += 50) await index.upsert('items', points.slice(i, i + 50));
+    // A query after the first chunk builds the graph; the rest of the points then join it one by one.
+    for (let i = 0; i < points.length; i += 50) {
+      await index.upsert('items', points.slice(i, i + 50));
+      if (i === 0) await index.queryBatch('items', [{ vector: points[0]!.vector, limit: 1 }]);
+    }
   }
   return [exact, graph];
 }
@@ -57,7 +60,6 @@ describe('InMemoryVectorIndex through its HNSW graph', () => {
         const random = new Random(seed);
         const points = clusteredPoints(random, 400);
         const [exact, graph] = await bothIndexes(points);
-        assert.ok(graph.isApproximate('items'));
         const unavailable = new Set(points.filter((p) => p.payload.available === false).map((p) => p.id));
         let wanted = 0;
         let found = 0;
@@ -72,6 +74,7 @@ describe('InMemoryVectorIndex through its HNSW graph', () => {
           };
           const [want] = await exact.queryBatch('items', [query]);
           const [got] = await graph.queryBatch('items', [query]);
+          assert.ok(graph.isApproximate('items'), 'the first query built the graph');
           for (const hit of got!) assert.ok(!unavailable.has(hit.id), `${hit.id} is unavailable`);
           wanted += want!.length;
           found += checkAgainstExact(want!, got!, query);
@@ -87,8 +90,10 @@ describe('InMemoryVectorIndex through its HNSW graph', () => {
     const points = clusteredPoints(random, 300);
     const [exact, graph] = await bothIndexes(points);
     const deleted = points.slice(0, 100).map((p) => p.id);
+    assert.ok(graph.isApproximate('items'));
     await exact.delete('items', deleted);
     await graph.delete('items', deleted);
+    assert.ok(graph.isApproximate('items'), 'still past half the threshold: the graph stays');
     assert.equal(await graph.count('items'), 200);
     // Move a point next to a query direction: both must now rank it first.
     const direction = randomVector(random);
@@ -110,6 +115,8 @@ describe('InMemoryVectorIndex through its HNSW graph', () => {
     await index.ensureCollection({ name: 'items', dimension: DIMENSION, distance: 'cosine' });
     const points = clusteredPoints(new Random(5), 120);
     await index.upsert('items', points);
+    assert.ok(!index.isApproximate('items'), 'written, never queried: no graph yet');
+    await index.queryBatch('items', [{ vector: points[0]!.vector, limit: 5 }]);
     assert.ok(index.isApproximate('items'));
     await index.delete(
       'items',

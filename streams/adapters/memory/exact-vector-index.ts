@@ -3,8 +3,8 @@
  * searched exactly, by a tight scan over one contiguous Float32Array: at the catalogue sizes embedded
  * mode mostly serves that is fast and exact, which also makes `ExactVectorIndex` the reference the
  * Qdrant adapter is checked against. From `approximateFrom` points on, a (cosine or dot) collection
- * is searched through an HNSW graph (`HnswGraph`), built once when it crosses the threshold and kept
- * up to date by every upsert and delete after that; the crossover and the recall are measured in
+ * is searched through an HNSW graph (`HnswGraph`), built by the first query past the threshold and
+ * kept up to date by every upsert and delete after that; the crossover and the recall are measured in
  * BENCHMARKS.md § Vector index.
  */
 
@@ -111,7 +111,10 @@ export class InMemoryVectorIndex implements VectorStore {
     }
   }
 
-  /** Whether `collection` is searched through its HNSW graph (for tests and benchmarks). */
+  /**
+   * Whether `collection` is searched through its HNSW graph (for tests and benchmarks): true from the
+   * first query at or past the threshold on.
+   */
   isApproximate(collection: string): boolean {
     return this.collection(collection).graph !== null;
   }
@@ -178,7 +181,6 @@ export class InMemoryVectorIndex implements VectorStore {
       }
       if (c.graph !== null) this.indexSlot(c, slot);
     }
-    if (c.graph === null && c.distance !== 'euclid' && c.size >= this.approximateFrom) this.buildGraph(c);
   }
 
   private buildGraph(c: Collection): void {
@@ -246,6 +248,10 @@ export class InMemoryVectorIndex implements VectorStore {
 
   async queryBatch(collection: string, queries: readonly VectorQuery[]): Promise<ScoredPoint[][]> {
     const c = this.collection(collection);
+    // The graph is built by the first query that finds the collection past the threshold, so a
+    // collection that is only written (the user vectors, kept for downstream readers) never pays
+    // for one.
+    if (c.graph === null && c.distance !== 'euclid' && c.size >= this.approximateFrom) this.buildGraph(c);
     const results: ScoredPoint[][] = new Array(queries.length);
     for (let i = 0; i < queries.length; ) {
       const query = queries[i]!;
