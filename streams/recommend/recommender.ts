@@ -96,7 +96,10 @@ export class Recommender {
   private readonly candidates = new Map<string, Candidate>();
   private readonly candidatePool: PooledCandidate[] = [];
   private candidatesUsed = 0;
-  /** Reused per list: the order `admitTop` selects into. */
+  /** Reused per list: scores and ids of the candidates, for `bestCandidates`. */
+  private poolScores = new Float64Array(256);
+  private readonly poolIds: string[] = [];
+  /** Reused per list: the order `admitTop` and `bestCandidates` select into. */
   private topOrder = new Int32Array(128);
   /** Each candidate's target vector (row `Candidate.row`), computed once per list by score(). */
   private candidateVectors = new Float32Array(0);
@@ -169,7 +172,7 @@ export class Recommender {
     if (learn && this.model.ranking.enabled) this.rememberPool(user.userId, candidates, context);
     const { diversityLambda, diversityPool } = this.model.config.ranking;
     const picked = diversify(
-      candidates.values(),
+      this.bestCandidates(Math.max(diversityPool, listSize)),
       {
         size: listSize,
         lambda: diversityLambda,
@@ -184,6 +187,29 @@ export class Recommender {
       },
     );
     return picked.map((c, i) => ({ itemId: c.item.itemId, score: c.score, rank: i + 1, source: c.source }));
+  }
+
+  /**
+   * The `m` best-scored candidates of the list being ranked (ties by id, as MMR orders them), so
+   * MMR selects its pool from them rather than copying and sorting every candidate.
+   */
+  private bestCandidates(m: number): Candidate[] {
+    const used = this.candidatesUsed;
+    if (this.poolScores.length < used) {
+      this.poolScores = new Float64Array(used * 2);
+    }
+    const scores = this.poolScores;
+    const ids = this.poolIds;
+    const pool = this.candidatePool;
+    for (let i = 0; i < used; i++) {
+      scores[i] = pool[i]!.score;
+      ids[i] = pool[i]!.item.itemId;
+    }
+    if (this.topOrder.length < m) this.topOrder = new Int32Array(m);
+    const count = topIndicesByValue(scores, ids, used, m, this.topOrder);
+    const best: Candidate[] = new Array(count);
+    for (let i = 0; i < count; i++) best[i] = pool[this.topOrder[i]!]!;
+    return best;
   }
 
   private rememberPool(userId: string, candidates: ReadonlyMap<string, Candidate>, context: number): void {
