@@ -29,8 +29,6 @@ export interface Candidate {
   score: number;
   /** The signal that contributed most to `score`: what the list reports as the item's source. */
   source: CandidateSource;
-  /** Row of the candidate's target vector in the recommender's scratch, while its list is ranked. */
-  row: number;
 }
 
 class PooledCandidate implements Candidate {
@@ -48,7 +46,6 @@ class PooledCandidate implements Candidate {
   };
   score = 0;
   source: CandidateSource;
-  row = -1;
 
   constructor(item: ItemProfile, source: CandidateSource) {
     this.item = item;
@@ -61,7 +58,6 @@ class PooledCandidate implements Candidate {
     this.retrievedBy = source;
     this.source = source;
     this.score = 0;
-    this.row = -1;
     const f = this.features;
     f.longTerm = 0;
     f.shortTerm = 0;
@@ -101,8 +97,6 @@ export class Recommender {
   private readonly poolIds: string[] = [];
   /** Reused per list: the order `admitTop` and `bestCandidates` select into. */
   private topOrder = new Int32Array(128);
-  /** Each candidate's target vector (row `Candidate.row`), computed once per list by score(). */
-  private candidateVectors = new Float32Array(0);
 
   constructor(
     private readonly model: EddyModel,
@@ -179,10 +173,9 @@ export class Recommender {
         poolSize: diversityPool,
         dimension: this.model.config.dimension,
       },
-      // The target vectors score() computed, copied rather than computed again.
+      // The target vectors score() read, still cached on the items (nothing changed them since).
       (c, out) => {
-        const vectors = this.candidateVectors;
-        for (let j = 0, at = c.row * out.length; j < out.length; j++, at++) out[j] = vectors[at]!;
+        out.set(this.model.items.cachedTargetVector(c.item));
         return out;
       },
     );
@@ -416,15 +409,8 @@ export class Recommender {
     const w = this.model.ranking.byName(context);
     const longTerm = normalizeInto(this.userLongTerm, user.longTerm);
     const shortTerm = normalizeInto(this.userShortTerm, user.shortTerm);
-    const d = this.model.config.dimension;
-    if (this.candidateVectors.length < candidates.size * d) {
-      this.candidateVectors = new Float32Array(candidates.size * d * 2);
-    }
-    let row = 0;
     for (const c of candidates.values()) {
       const itemVector = this.model.items.cachedTargetVector(c.item);
-      this.candidateVectors.set(itemVector, row * d);
-      c.row = row++;
       const f = c.features;
       f.longTerm = dot(longTerm, itemVector);
       f.shortTerm = dot(shortTerm, itemVector);
