@@ -110,11 +110,23 @@ function updateCategoryAffinity(
   }
 }
 
-/** The user's affinity to an item's categories, in [-1, 1] relative to their strongest category. */
-export function categoryScore(user: UserPreferences, categories: readonly string[]): number {
-  if (categories.length === 0 || user.categoryAffinity.size === 0) return 0;
+/** The magnitude of the user's strongest category affinity (0: none). */
+export function strongestCategoryAffinity(user: UserPreferences): number {
   let strongest = 0;
   for (const value of user.categoryAffinity.values()) strongest = Math.max(strongest, Math.abs(value));
+  return strongest;
+}
+
+/**
+ * The user's affinity to an item's categories, in [-1, 1] relative to their strongest category
+ * (`strongest`: `strongestCategoryAffinity(user)`, passed in when one list scores many items).
+ */
+export function categoryScore(
+  user: UserPreferences,
+  categories: readonly string[],
+  strongest = strongestCategoryAffinity(user),
+): number {
+  if (categories.length === 0 || user.categoryAffinity.size === 0) return 0;
   if (strongest === 0) return 0;
   let best = -Infinity;
   for (const category of categories) best = Math.max(best, user.categoryAffinity.get(category) ?? 0);

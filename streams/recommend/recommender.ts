@@ -9,7 +9,7 @@ import {
   type RankingFeature,
   rankingContext,
 } from '../model/ranking-learner.js';
-import { categoryScore, type UserPreferences } from '../model/user-preferences.js';
+import { categoryScore, strongestCategoryAffinity, type UserPreferences } from '../model/user-preferences.js';
 import { dot, isZero, normalizeInto } from '../model/vector-math.js';
 import type { ScoredPoint, VectorQuery, VectorStore } from '../ports/vector-store.js';
 import { topIndicesByValue } from '../util/top-k.js';
@@ -409,13 +409,14 @@ export class Recommender {
     const w = this.model.ranking.byName(context);
     const longTerm = normalizeInto(this.userLongTerm, user.longTerm);
     const shortTerm = normalizeInto(this.userShortTerm, user.shortTerm);
+    const strongestCategory = strongestCategoryAffinity(user);
     for (const c of candidates.values()) {
       const itemVector = this.model.items.cachedTargetVector(c.item);
       const f = c.features;
       f.longTerm = dot(longTerm, itemVector);
       f.shortTerm = dot(shortTerm, itemVector);
       f.popularity = this.model.trending.relative(c.item.itemId);
-      f.category = categoryScore(user, c.item.categories);
+      f.category = categoryScore(user, c.item.categories, strongestCategory);
       // Summed in a fixed order (the same as the sources below) so scores are reproducible.
       const longPart = w.longTerm * f.longTerm;
       const shortPart = w.shortTerm * f.shortTerm;
