@@ -80,41 +80,40 @@ export function topIndicesByValue(
       continue;
     }
     const root = out[0]!;
-    if (!isWorse(values[root]!, ids[root]!, value, ids[e]!)) continue;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= count) break;
-      const r = l + 1;
-      let m = l;
-      if (r < count && isWorse(values[out[r]!]!, ids[out[r]!]!, values[out[l]!]!, ids[out[l]!]!)) m = r;
-      const child = out[m]!;
-      if (!isWorse(values[child]!, ids[child]!, value, ids[e]!)) break;
-      out[i] = child;
-      i = m;
-    }
-    out[i] = e;
+    if (isWorse(values[root]!, ids[root]!, value, ids[e]!)) replaceRoot(values, ids, out, count, e);
   }
   // Heap-sort in place: repeatedly move the worst to the end, leaving the best first.
   for (let end = count - 1; end > 0; end--) {
-    const worst = out[0]!;
     const last = out[end]!;
-    out[end] = worst;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= end) break;
-      const r = l + 1;
-      let m = l;
-      if (r < end && isWorse(values[out[r]!]!, ids[out[r]!]!, values[out[l]!]!, ids[out[l]!]!)) m = r;
-      const child = out[m]!;
-      if (!isWorse(values[child]!, ids[child]!, values[last]!, ids[last]!)) break;
-      out[i] = child;
-      i = m;
-    }
-    out[i] = last;
+    out[end] = out[0]!;
+    replaceRoot(values, ids, out, end, last);
   }
   return count;
+}
+
+/** Puts `entry` in place of the root of the heap `out[0 … count−1]` and sifts it down. */
+function replaceRoot(
+  values: ArrayLike<number>,
+  ids: readonly string[],
+  out: Int32Array,
+  count: number,
+  entry: number,
+): void {
+  const value = values[entry]!;
+  const id = ids[entry]!;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= count) break;
+    const r = l + 1;
+    let m = l;
+    if (r < count && isWorse(values[out[r]!]!, ids[out[r]!]!, values[out[l]!]!, ids[out[l]!]!)) m = r;
+    const child = out[m]!;
+    if (!isWorse(values[child]!, ids[child]!, value, id)) break;
+    out[i] = child;
+    i = m;
+  }
+  out[i] = entry;
 }
 
 function isWorse(value: number, id: string, than: number, thanId: string): boolean {

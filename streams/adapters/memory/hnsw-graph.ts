@@ -7,7 +7,7 @@
  * Nodes are numbered densely and never move; a removed node stays in the graph as a waypoint (it is
  * never returned) until the owner rebuilds. An update replaces a node's vector and re-links it, the
  * way hnswlib's `updatePoint` does, so the small drifts of learned item embeddings keep the graph
- * navigable without rebuilding it. Scores are computed with the same kernel as the exact scan, so a
+ * navigable without rebuilding it. Scores are summed in the exact scan's order (`dotAt`), so a
  * point found by both has the same score in both.
  */
 
