@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InMemoryVectorIndex } from '../adapters/memory/exact-vector-index.js';
-import { InMemoryLog } from '../adapters/memory/in-memory-log.js';
+import { InMemoryLog, type InMemorySourceOptions } from '../adapters/memory/in-memory-log.js';
 import { MemoryStateStore } from '../adapters/memory/memory-state-store.js';
 import { codecs } from '../codec/avro.js';
 import { avroPipelineCodecs, type ValidationLimits } from '../codec/pipeline-codecs.js';
+import { EddyError } from '../errors.js';
 import { EddyModel } from '../model/eddy-model.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { UserPreferences } from '../model/user-preferences.js';
@@ -15,14 +16,110 @@ import { type CatalogReport, EddyPipeline, type ItemUpdatesOptions } from '../pi
 import { combineObservers, type PipelineObserver } from '../pipeline/pipeline-observer.js';
 import type { RestoreReport } from '../pipeline/restore.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
-import type { OutgoingRecord } from '../ports/event-log.js';
+import type { EventSink, EventSource, FollowableLog, LogReader, OutgoingRecord } from '../ports/event-log.js';
 import type { VectorStore } from '../ports/vector-store.js';
 import type { StreamEvent } from '../sources/stream-event.js';
 import { type Clock, systemClock } from '../util/clock.js';
 
 export const MODEL_VERSION = 'eddy/0.1.0';
 
-export interface EmbeddedOptions {
+/** The topics of an embedded run, created in its log (existing ones are kept). */
+export function createEmbeddedTopics(
+  log: InMemoryLog,
+  topics: TopicNames,
+  partitions: number,
+  retentionRecords?: number,
+): void {
+  const p = partitions;
+  const retention = retentionRecords === undefined ? {} : { retentionRecords };
+  log.createTopics([
+    { name: topics.clicks, partitions: p, ...retention },
+    { name: topics.items, partitions: p },
+    { name: topics.recommendations, partitions: p, ...retention },
+    { name: topics.deadLetters, partitions: p, ...retention },
+    { name: topics.userChangelog, partitions: p, cleanupPolicy: 'compact' },
+    { name: topics.itemChangelog, partitions: p, cleanupPolicy: 'compact' },
+    { name: topics.rankingChangelog, partitions: 1, cleanupPolicy: 'compact' },
+    { name: topics.itemUpdates, partitions: 1, ...retention },
+  ]);
+}
+
+export interface FeedOptions {
+  /** Most records the producer stays ahead of the pipeline (default: two batches per partition). */
+  readonly maxLag?: number;
+  readonly chunk?: number;
+  readonly signal?: AbortSignal;
+  /** Encodes each event instead of the Avro encoding (dead-letter tests feed raw bytes). */
+  readonly raw?: (e: StreamEvent) => OutgoingRecord;
+}
+
+/** A stream event as a producer writes it to the input topics: Avro, keyed by user or item. */
+export function encodeEvent(topics: TopicNames, e: StreamEvent): OutgoingRecord {
+  return e.kind === 'click'
+    ? { topic: topics.clicks, key: e.event.userId, value: codecs.clickEvent.encode(e.event) }
+    : { topic: topics.items, key: e.event.itemId, value: codecs.itemEvent.encode(e.event) };
+}
+
+/**
+ * Produces `stream` into the log in chunks, waiting while `lag()` (records produced but not yet
+ * committed by the pipelines) exceeds `maxLag`: memory stays flat however long the stream is.
+ */
+export async function feedLog(
+  log: InMemoryLog,
+  topics: TopicNames,
+  stream: Iterable<StreamEvent>,
+  lag: () => number,
+  options: FeedOptions & { readonly maxLag: number },
+): Promise<number> {
+  const chunkSize = options.chunk ?? 1_000;
+  const chunk: OutgoingRecord[] = [];
+  let produced = 0;
+  const flush = async (): Promise<void> => {
+    log.produce(chunk);
+    produced += chunk.length;
+    chunk.length = 0;
+    while (lag() > options.maxLag && !options.signal?.aborted) await sleep(1);
+  };
+  for (const e of stream) {
+    if (options.signal?.aborted) break;
+    chunk.push(options.raw ? options.raw(e) : encodeEvent(topics, e));
+    if (chunk.length >= chunkSize) await flush();
+  }
+  if (chunk.length > 0) await flush();
+  return produced;
+}
+
+/** Records of `topics` not yet committed by `groupId`, over `partitions` (default all). */
+export function groupLag(
+  log: EmbeddedLog,
+  groupId: string,
+  topics: readonly string[],
+  partitionCount: number,
+  owned?: readonly number[],
+): PartitionLag[] {
+  const lags: PartitionLag[] = [];
+  for (const topic of topics) {
+    for (let partition = 0; partition < partitionCount; partition++) {
+      if (owned !== undefined && !owned.includes(partition)) continue;
+      const committed = log.committed(groupId, topic, partition) ?? 0;
+      lags.push({ topic, partition, lag: log.endOffset(topic, partition) - committed });
+    }
+  }
+  return lags;
+}
+
+/**
+ * What an embedded instance needs of its log: the `InMemoryLog` itself, or a `PortLog` reaching one
+ * owned by another thread (`--threads`).
+ */
+export interface EmbeddedLog extends LogReader, FollowableLog {
+  source(options: InMemorySourceOptions): EventSource;
+  sink(): EventSink;
+  committed(groupId: string, topic: string, partition: number): number | undefined;
+  endOffset(topic: string, partition: number): number;
+}
+
+export interface EmbeddedOptions<L extends EmbeddedLog = InMemoryLog> {
   readonly model: ModelConfig;
   readonly partitions: number;
   readonly batchSize: number;
@@ -46,7 +143,7 @@ export interface EmbeddedOptions {
    * Another instance's log to share (several instances in one process, as a consumer group's
    * members share a cluster); default: a log of its own.
    */
-  readonly log?: InMemoryLog;
+  readonly log?: L;
   /** The input partitions this instance consumes (default: all), as a group member's assignment. */
   readonly ownedPartitions?: readonly number[];
   /** This instance's name in the item-updates records it writes (default `embedded-0`). */
@@ -63,8 +160,8 @@ export interface EmbeddedOptions {
  * Eddy on in-process adapters: the in-memory log stands in for Kafka, the exact index for Qdrant.
  * The pipeline is the production one; only the adapters differ.
  */
-export class EmbeddedEddy {
-  readonly log: InMemoryLog;
+export class EmbeddedEddy<L extends EmbeddedLog = InMemoryLog> {
+  readonly log: L;
   readonly vectorStore: VectorStore;
   readonly model: EddyModel;
   readonly users: MemoryStateStore<UserPreferences>;
@@ -74,25 +171,17 @@ export class EmbeddedEddy {
   readonly pipeline: EddyPipeline;
   private readonly source;
 
-  constructor(private readonly options: EmbeddedOptions) {
+  constructor(private readonly options: EmbeddedOptions<L>) {
     const clock = options.clock ?? systemClock;
     this.topics = options.topics ?? topicNames();
     this.groupId = options.groupId ?? 'eddy';
-    this.log = options.log ?? new InMemoryLog({ clock });
+    // Without a log given, L is its default, InMemoryLog.
+    this.log = options.log ?? (new InMemoryLog({ clock }) as unknown as L);
     this.vectorStore = options.vectorStore ?? new InMemoryVectorIndex();
-    const p = options.partitions;
-    const retention =
-      options.retentionRecords === undefined ? {} : { retentionRecords: options.retentionRecords };
-    this.log.createTopics([
-      { name: this.topics.clicks, partitions: p, ...retention },
-      { name: this.topics.items, partitions: p },
-      { name: this.topics.recommendations, partitions: p, ...retention },
-      { name: this.topics.deadLetters, partitions: p, ...retention },
-      { name: this.topics.userChangelog, partitions: p, cleanupPolicy: 'compact' },
-      { name: this.topics.itemChangelog, partitions: p, cleanupPolicy: 'compact' },
-      { name: this.topics.rankingChangelog, partitions: 1, cleanupPolicy: 'compact' },
-      { name: this.topics.itemUpdates, partitions: 1, ...retention },
-    ]);
+    // A log owned by another thread was given its topics there.
+    if (this.log instanceof InMemoryLog) {
+      createEmbeddedTopics(this.log, this.topics, options.partitions, options.retentionRecords);
+    }
     this.users = new MemoryStateStore({
       name: 'user-preferences',
       changelogTopic: this.topics.userChangelog,
@@ -156,55 +245,32 @@ export class EmbeddedEddy {
 
   /** `lag()` per input partition this instance owns. */
   partitionLags(): PartitionLag[] {
-    const owned = this.options.ownedPartitions;
-    const lags: PartitionLag[] = [];
-    for (const topic of [this.topics.items, this.topics.clicks]) {
-      for (let partition = 0; partition < this.options.partitions; partition++) {
-        if (owned !== undefined && !owned.includes(partition)) continue;
-        const committed = this.log.committed(this.groupId, topic, partition) ?? 0;
-        lags.push({ topic, partition, lag: this.log.endOffset(topic, partition) - committed });
-      }
-    }
-    return lags;
+    const { partitions, ownedPartitions } = this.options;
+    return groupLag(
+      this.log,
+      this.groupId,
+      [this.topics.items, this.topics.clicks],
+      partitions,
+      ownedPartitions,
+    );
   }
 
   /**
    * Produces a stream into the input topics (as Avro, like any producer would), keeping at most
    * `maxLag` records ahead of the pipeline so memory stays flat however long the stream is.
    */
-  async feed(
-    stream: Iterable<StreamEvent>,
-    options: {
-      maxLag?: number;
-      chunk?: number;
-      signal?: AbortSignal;
-      raw?: (e: StreamEvent) => OutgoingRecord;
-    } = {},
-  ): Promise<number> {
+  async feed(stream: Iterable<StreamEvent>, options: FeedOptions = {}): Promise<number> {
+    const log = this.log;
+    if (!(log instanceof InMemoryLog)) {
+      throw new EddyError('feed: the log is owned by another thread; produce into it there');
+    }
     // Two batches per partition in the log keeps the pipeline busy without queueing (freshness).
     const maxLag = options.maxLag ?? 2 * this.options.partitions * this.options.batchSize;
-    const chunkSize = options.chunk ?? 1_000;
-    const chunk: OutgoingRecord[] = [];
-    let produced = 0;
-    const flush = async (): Promise<void> => {
-      this.log.produce(chunk);
-      produced += chunk.length;
-      chunk.length = 0;
-      while (this.lag() > maxLag && !options.signal?.aborted) await sleep(1);
-    };
-    for (const e of stream) {
-      if (options.signal?.aborted) break;
-      chunk.push(options.raw ? options.raw(e) : this.encode(e));
-      if (chunk.length >= chunkSize) await flush();
-    }
-    if (chunk.length > 0) await flush();
-    return produced;
+    return feedLog(log, this.topics, stream, () => this.lag(), { ...options, maxLag });
   }
 
   encode(e: StreamEvent): OutgoingRecord {
-    return e.kind === 'click'
-      ? { topic: this.topics.clicks, key: e.event.userId, value: codecs.clickEvent.encode(e.event) }
-      : { topic: this.topics.items, key: e.event.itemId, value: codecs.itemEvent.encode(e.event) };
+    return encodeEvent(this.topics, e);
   }
 
   /** Resolves once everything produced so far is committed. */

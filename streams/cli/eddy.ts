@@ -2,7 +2,6 @@
 import { QdrantCollectionMismatchError, QdrantUnavailableError } from '../adapters/qdrant/qdrant-errors.js';
 import { EmbeddedEddy, MODEL_VERSION } from '../app/embedded.js';
 import { ConfigError } from '../errors.js';
-import type { RecommendedItem } from '../model/events.js';
 import { startHttpServer } from '../observe/http-server.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { EddyMetrics } from '../observe/metrics.js';
@@ -13,7 +12,10 @@ import { syntheticStream } from '../sources/synthetic.js';
 import { connectQdrant } from './connect-qdrant.js';
 import { runKafkaMode } from './eddy-kafka.js';
 import { EDDY_SETTINGS, type EddySettings, inProcessVectorIndex, modelConfigFrom } from './eddy-settings.js';
-import { resolveThreads, runKafkaThreads } from './kafka-threads.js';
+import { runEmbeddedThreads } from './embedded-threads.js';
+import { printExamples } from './examples.js';
+import { runKafkaThreads } from './kafka-threads.js';
+import { resolveThreads } from './pipeline-threads.js';
 import { formatHelp, parseSettings } from './settings.js';
 import { formatSeconds, logSummary, PROGRESS_LEGEND } from './summary-log.js';
 import { main as tail } from './tail.js';
@@ -81,12 +83,6 @@ async function main(argv: readonly string[]): Promise<number> {
     });
   }
 
-  if (settings.threads > 1) {
-    // The in-process log lives in this thread; sharing it with pipeline threads is not built.
-    logger.warn('--threads applies to Kafka mode; the embedded run uses one pipeline', {
-      threads: settings.threads,
-    });
-  }
   let stream: Iterable<StreamEvent>;
   try {
     stream = openStream(settings);
@@ -99,6 +95,14 @@ async function main(argv: readonly string[]): Promise<number> {
     throw error;
   }
 
+  const threads = Math.min(resolveThreads(settings), settings.partitions);
+  if (threads > 1) {
+    const resolved = { ...settings, logFormat: format };
+    return runEmbeddedThreads(resolved, threads, stream, logger, {
+      onSignals: (stop) => handleSignals(logger, stop),
+      logSummary: (summary, phase) => logSummary(logger, summary, phase, totalEventsOf(settings)),
+    });
+  }
   const metrics = new EddyMetrics();
   const qdrant = await connectQdrant(settings, metrics, logger);
   if (qdrant === 'failed') return 2;
@@ -137,7 +141,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const abort = new AbortController();
   handleSignals(logger, () => abort.abort());
 
-  const totalEvents = settings.dataset === 'synthetic' && settings.events > 0 ? settings.events : null;
+  const totalEvents = totalEventsOf(settings);
   logger.info(
     `progress every ${formatSeconds(settings.summaryEveryMs / 1000)}; what its fields mean`,
     PROGRESS_LEGEND,
@@ -198,6 +202,11 @@ function handleSignals(logger: Logger, stop: () => void): void {
   process.on('SIGTERM', onSignal);
 }
 
+/** The stream's length when known in advance (for the progress line's share and ETA). */
+function totalEventsOf(settings: EddySettings): number | null {
+  return settings.dataset === 'synthetic' && settings.events > 0 ? settings.events : null;
+}
+
 function openStream(settings: EddySettings): Iterable<StreamEvent> {
   if (settings.dataset === 'movielens') return movieLensStream({ path: settings.path });
   return syntheticStream({
@@ -208,58 +217,6 @@ function openStream(settings: EddySettings): Iterable<StreamEvent> {
     // Catalog items carry content vectors, as a production catalog with text embeddings would: cold start.
     contentVectorDimension: settings.dimension,
   });
-}
-
-/**
- * Fresh lists, from the final state, for the most active users, with titles: what Eddy would serve
- * now. Readable text on stdout for a terminal; with JSON logs, one log line per list instead, so
- * the output stays machine-readable.
- */
-async function printExamples(
-  eddy: EmbeddedEddy,
-  count: number,
-  logger: Logger,
-  json: boolean,
-): Promise<void> {
-  if (count === 0) return;
-  const users = [...eddy.users.entries()]
-    .map(([, u]) => u)
-    .sort((a, b) => b.events - a.events || (a.userId < b.userId ? -1 : 1))
-    .slice(0, count);
-  const lists = await eddy.pipeline.context.recommender.recommend(users);
-  const title = (id: string): string => eddy.model.items.get(id)?.title || id;
-  if (json) {
-    users.forEach((user, i) => {
-      logger.info('example list', {
-        userId: user.userId,
-        events: user.events,
-        recent: user.recent
-          .slice(-3)
-          .map((r) => ({ itemId: r.itemId, title: title(r.itemId), type: r.type })),
-        items: (lists[i] as RecommendedItem[]).map((item) => ({ ...item, title: title(item.itemId) })),
-      });
-    });
-    return;
-  }
-  const lines: string[] = [
-    '',
-    'Example lists (most active users, from the final state).',
-    'Each item: [the signal that proposed it, its relevance score]. The order is chosen by',
-    'diversification (MMR), so a lower score can rank above a higher one.',
-  ];
-  users.forEach((user, i) => {
-    const recent = user.recent
-      .slice(-3)
-      .map((r) => `${title(r.itemId)} (${r.type})`)
-      .join(', ');
-    lines.push(`  ${user.userId} — ${user.events} events; recently: ${recent}`);
-    for (const item of lists[i] as RecommendedItem[]) {
-      lines.push(
-        `    ${String(item.rank).padStart(2)}. ${title(item.itemId)}  [${item.source}, ${item.score.toFixed(3)}]`,
-      );
-    }
-  });
-  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 main(process.argv.slice(2)).then(

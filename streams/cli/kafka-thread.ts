@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../observe/logger.js';
 import { runKafkaMode } from './eddy-kafka.js';
-import type { FromThread, ThreadData, ToThread } from './kafka-threads.js';
+import type { ThreadData } from './kafka-threads.js';
+import { answerStatus, type FromThread, type ToThread } from './pipeline-threads.js';
 import { logSummary } from './summary-log.js';
 
 /**
@@ -30,16 +31,7 @@ async function runThread(): Promise<number> {
       onStarted: (instance) => {
         instance.metrics.registry.setDefaultLabels({ thread: String(thread) });
         send({ type: 'started', httpPort: instance.httpPort });
-        port.on('message', (message: ToThread) => {
-          if (message.type !== 'status') return;
-          if (!message.metrics) {
-            send({ type: 'status', id: message.id, ready: instance.ready(), metrics: null });
-            return;
-          }
-          void instance.metrics.registry.getMetricsAsJSON().then((metrics) => {
-            send({ type: 'status', id: message.id, ready: instance.ready(), metrics });
-          });
-        });
+        answerStatus(port, { registry: instance.metrics.registry, ready: () => instance.ready() });
       },
     },
   );

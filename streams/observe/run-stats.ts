@@ -288,3 +288,72 @@ export class RunStats implements PipelineObserver {
     return summary;
   }
 }
+
+/**
+ * One summary for pipelines that split the users between them (`--threads`): counts add up, the
+ * live quality is weighted by the clicks each thread scored, the rates are over `elapsedSeconds`.
+ * What cannot be merged from summaries is bounded instead, and says so: latency and freshness are
+ * the slowest thread's percentiles, coverage the widest thread's (the union is at least that), the
+ * catalog the largest any thread holds (they share one).
+ */
+export function mergeSummaries(summaries: readonly RunSummary[], elapsedSeconds: number): RunSummary {
+  const sum = (of: (s: RunSummary) => number): number => summaries.reduce((total, s) => total + of(s), 0);
+  const max = (of: (s: RunSummary) => number): number => {
+    const values = summaries.map(of).filter((value) => !Number.isNaN(value));
+    return values.length > 0 ? Math.max(...values) : Number.NaN;
+  };
+  const clicks = sum((s) => s.clicks);
+  const lists = sum((s) => s.lists);
+  const evaluated = sum((s) => s.quality.evaluated);
+  const weighted = (
+    of: (s: RunSummary) => number,
+    weight: (s: RunSummary) => number,
+    total: number,
+  ): number => (total > 0 ? sum((s) => of(s) * weight(s)) / total : 0);
+  return {
+    elapsedSeconds,
+    clicks,
+    items: sum((s) => s.items),
+    deadLetters: sum((s) => s.deadLetters),
+    lists,
+    eventsPerSecond: elapsedSeconds > 0 ? clicks / elapsedSeconds : 0,
+    recentEventsPerSecond: sum((s) => s.recentEventsPerSecond),
+    latencyMs: {
+      p50: max((s) => s.latencyMs.p50),
+      p95: max((s) => s.latencyMs.p95),
+      p99: max((s) => s.latencyMs.p99),
+    },
+    freshnessMs: { p50: max((s) => s.freshnessMs.p50), p99: max((s) => s.freshnessMs.p99) },
+    quality: {
+      evaluated,
+      hitRate: weighted(
+        (s) => s.quality.hitRate,
+        (s) => s.quality.evaluated,
+        evaluated,
+      ),
+      ndcg: weighted(
+        (s) => s.quality.ndcg,
+        (s) => s.quality.evaluated,
+        evaluated,
+      ),
+      recentHitRate: weighted(
+        (s) => s.quality.recentHitRate,
+        (s) => s.quality.evaluated,
+        evaluated,
+      ),
+      recentNdcg: weighted(
+        (s) => s.quality.recentNdcg,
+        (s) => s.quality.evaluated,
+        evaluated,
+      ),
+    },
+    coverage: max((s) => s.coverage),
+    diversity: weighted(
+      (s) => s.diversity,
+      (s) => s.lists,
+      lists,
+    ),
+    users: sum((s) => s.users),
+    catalog: max((s) => s.catalog),
+  };
+}

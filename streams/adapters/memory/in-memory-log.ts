@@ -201,6 +201,14 @@ export class InMemoryLog implements LogReader, FollowableLog {
     }
   }
 
+  topicNames(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  partitionCount(topic: string): number {
+    return this.topic(topic).partitions.length;
+  }
+
   hasTopic(topic: string): boolean {
     return this.topics.has(topic);
   }
