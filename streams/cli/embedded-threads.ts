@@ -7,7 +7,7 @@ import { createEmbeddedTopics, feedLog, groupLag } from '../app/embedded.js';
 import { startHttpServer } from '../observe/http-server.js';
 import type { Logger } from '../observe/logger.js';
 import { mergeSummaries, type RunSummary } from '../observe/run-stats.js';
-import { topicNames } from '../pipeline/topics.js';
+import { type TopicNames, topicNames } from '../pipeline/topics.js';
 import type { StreamEvent } from '../sources/stream-event.js';
 import { partitionForKey } from '../util/murmur2.js';
 import type { EddySettings } from './eddy-settings.js';
@@ -121,7 +121,11 @@ export async function runEmbeddedThreads(
   } finally {
     clearInterval(ticker);
   }
-  if (!failed) hooks.logSummary(await merged(), 'finished');
+  if (!failed)
+    hooks.logSummary(
+      await settledSummary(merged, () => committed(log, topics, settings.partitions)),
+      'finished',
+    );
   if (!failed && !abort.signal.aborted) {
     await pool.printExamples(0, settings.examples);
     if (settings.follow) {
@@ -138,4 +142,32 @@ export async function runEmbeddedThreads(
   for (const stop of stopServing) stop();
   await http.close();
   return Math.max(...codes);
+}
+
+/** Records of the input topics the group has committed. */
+function committed(log: InMemoryLog, topics: TopicNames, partitions: number): number {
+  let total = 0;
+  for (const topic of [topics.items, topics.clicks]) {
+    for (let partition = 0; partition < partitions; partition++)
+      total += log.committed(GROUP_ID, topic, partition) ?? 0;
+  }
+  return total;
+}
+
+/**
+ * The merged summary once it accounts for every committed record: a thread counts a batch when
+ * its commit is acknowledged, which reaches it on another port than the status request, so right
+ * after the last commit a thread may not have counted it yet. Gives up after a second.
+ */
+async function settledSummary(
+  merged: () => Promise<RunSummary>,
+  committedRecords: () => number,
+): Promise<RunSummary> {
+  const deadline = performance.now() + 1_000;
+  for (;;) {
+    const summary = await merged();
+    const counted = summary.clicks + summary.items + summary.deadLetters;
+    if (counted >= committedRecords() || performance.now() > deadline) return summary;
+    await sleep(5);
+  }
 }

@@ -81,6 +81,8 @@ export class PipelineThreads {
             if (message.type === 'started') {
               this.ports[thread] = message.httpPort;
               markStarted();
+              // Readiness is polled every second; a thread that just started may complete it now.
+              void this.refreshReadiness();
             } else if (message.type === 'status') {
               this.pending.get(message.id)?.(message);
               this.pending.delete(message.id);
