@@ -44,7 +44,16 @@ then produces the same synthetic input. Prints input records per second (first t
 offset of the group) per thread count, median [min–max], and the ratio within each round. Needs a
 broker (infra/kafka/start.sh). Results on stdout, progress on stderr.
 
+With --embedded, runs the embedded eddy command instead (no broker): the same synthetic replay
+with each thread count, the rate read from its "finished" line (clicks / seconds from the start of
+processing), and the whole process's wall time beside it. --ceiling adds, per thread count N > 1,
+N independent single-thread processes run at once (each replaying the whole stream, sharing
+nothing): their summed rate is what this machine gives N-way parallel work, the ceiling for N
+threads.
+
 Options:
+  --embedded           the embedded command (in-process log) instead of Kafka mode
+  --ceiling            with --embedded: also N independent processes at once (see above)
   --brokers <list>     host:port,... (default: $KAFKA_BROKERS or 127.0.0.1:9092)
   --threads <list>     thread counts compared (default 1,2)
   --events <n>         synthetic clicks per run (default 40,000)
@@ -64,6 +73,8 @@ interface Settings {
   readonly partitions: number;
   readonly repeat: number;
   readonly json: string | null;
+  readonly embedded: boolean;
+  readonly ceiling: boolean;
 }
 
 function parse(argv: readonly string[]): Settings | null {
@@ -80,6 +91,8 @@ function parse(argv: readonly string[]): Settings | null {
       repeat: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean' },
+      embedded: { type: 'boolean' },
+      ceiling: { type: 'boolean' },
     },
   });
   if (values.help) return null;
@@ -93,6 +106,8 @@ function parse(argv: readonly string[]): Settings | null {
     partitions: integerFlag('partitions', values.partitions, 8, 1),
     repeat: integerFlag('repeat', values.repeat, 2, 1),
     json: values.json ?? null,
+    embedded: values.embedded === true,
+    ceiling: values.ceiling === true,
   };
 }
 
@@ -101,6 +116,39 @@ interface Run {
   readonly records: number;
   readonly seconds: number;
   readonly perSecond: number;
+  /** Embedded runs: the process from spawn to exit. */
+  readonly wallSeconds?: number;
+}
+
+/** The embedded command over the synthetic replay; the rate from its "finished" line. */
+async function runEmbeddedOnce(settings: Settings, threads: number): Promise<Run> {
+  const eddyBin = join(repositoryRoot(), 'dist', 'streams', 'cli', 'eddy.js');
+  const env = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('EDDY_') || key === 'KAFKA_BROKERS') delete env[key];
+  const args = [
+    eddyBin,
+    ...['--threads', String(threads), '--events', String(settings.events)],
+    ...['--users', String(settings.users), '--items', String(settings.items)],
+    ...['--partitions', String(settings.partitions), '--http-port', '0', '--log-format', 'json'],
+    ...['--summary-every', '1h', '--examples', '0'],
+  ];
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-20_000);
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const wallSeconds = (performance.now() - started) / 1000;
+  const finished = stderr
+    .split('\n')
+    .filter((line) => line.includes('"finished: '))
+    .map((line) => JSON.parse(line) as { msg: string })[0];
+  const match = /^finished: ([\d,]+) events in ([\d.]+)s$/.exec(finished?.msg ?? '');
+  if (code !== 0 || match === null) throw new Error(`eddy --threads ${threads} failed (${code}):\n${stderr}`);
+  const records = Number(match[1]!.replaceAll(',', ''));
+  const seconds = Number(match[2]);
+  return { threads, records, seconds, perSecond: records / seconds, wallSeconds };
 }
 
 async function committed(admin: Admin, group: string, topics: readonly string[]): Promise<number> {
@@ -197,6 +245,66 @@ async function runOnce(
   }
 }
 
+/** Runs every thread count once per round, alternating the order, and prints the comparison. */
+async function compare(settings: Settings, runOne: (threads: number) => Promise<Run>): Promise<number> {
+  return compareVariants(
+    settings,
+    settings.threads.map((threads) => ({
+      label: `--threads ${threads}`,
+      threads,
+      run: () => runOne(threads),
+    })),
+  );
+}
+
+interface Variant {
+  readonly label: string;
+  run(): Promise<Run>;
+}
+
+/** N independent single-thread processes at once; their rates summed. */
+async function independentProcesses(settings: Settings, processes: number): Promise<Run> {
+  const runs = await Promise.all(Array.from({ length: processes }, () => runEmbeddedOnce(settings, 1)));
+  const records = runs.reduce((total, run) => total + run.records, 0);
+  const perSecond = runs.reduce((total, run) => total + run.perSecond, 0);
+  const wallSeconds = Math.max(...runs.map((run) => run.wallSeconds ?? 0));
+  return { threads: processes, records, seconds: records / perSecond, perSecond, wallSeconds };
+}
+
+async function compareVariants(settings: Settings, variants: readonly Variant[]): Promise<number> {
+  const runs: (Run & { readonly label: string })[] = [];
+  for (let round = 0; round < settings.repeat; round++) {
+    const order = round % 2 === 0 ? variants : [...variants].reverse();
+    for (const variant of order) {
+      const run = { ...(await variant.run()), label: variant.label };
+      progress(
+        `round ${round + 1}: ${variant.label}: ${formatCount(run.records)} records in ${formatFixed(run.seconds, 1)}s = ${formatCount(Math.round(run.perSecond))}/s${run.wallSeconds === undefined ? '' : ` (process ${formatFixed(run.wallSeconds, 1)}s)`}`,
+      );
+      runs.push(run);
+    }
+  }
+  const base = variants[0]!.label;
+  const rows = variants.map(({ label }) => {
+    const rates = runs.filter((r) => r.label === label).map((r) => r.perSecond);
+    const ratios = [];
+    for (let round = 0; round < settings.repeat; round++) {
+      const mine = runs.filter((r) => r.label === label)[round]!.perSecond;
+      const theirs = runs.filter((r) => r.label === base)[round]!.perSecond;
+      ratios.push(mine / theirs);
+    }
+    return [
+      label,
+      `${formatCount(Math.round(median(rates)))} [${formatCount(Math.round(Math.min(...rates)))}–${formatCount(Math.round(Math.max(...rates)))}]`,
+      `${formatFixed(median(ratios), 2)}× [${formatFixed(Math.min(...ratios), 2)}–${formatFixed(Math.max(...ratios), 2)}]`,
+    ];
+  });
+  process.stdout.write(
+    `${markdownTable(['threads', 'records/s median [range]', `vs ${base}, per round`], rows)}\n`,
+  );
+  if (settings.json) writeFileSync(settings.json, `${JSON.stringify({ settings, runs }, null, 2)}\n`);
+  return 0;
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -218,6 +326,21 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (settings.embedded) {
+    const variants: Variant[] = settings.threads.map((threads) => ({
+      label: `--threads ${threads}`,
+      run: () => runEmbeddedOnce(settings, threads),
+    }));
+    if (settings.ceiling) {
+      for (const threads of settings.threads.filter((n) => n > 1)) {
+        variants.push({
+          label: `${threads} × --threads 1, independent`,
+          run: () => independentProcesses(settings, threads),
+        });
+      }
+    }
+    return compareVariants(settings, variants);
+  }
   const kafka = createKafka({ brokers: settings.brokers, clientId: 'eddy-bench-threads' });
   const admin = kafka.admin();
   await admin.connect();
@@ -231,37 +354,7 @@ async function main(argv: readonly string[]): Promise<number> {
         contentVectorDimension: DEFAULT_MODEL_CONFIG.dimension,
       }),
     ];
-    const runs: Run[] = [];
-    for (let round = 0; round < settings.repeat; round++) {
-      const order = round % 2 === 0 ? settings.threads : [...settings.threads].reverse();
-      for (const threads of order) {
-        const run = await runOnce(settings, kafka, admin, events, threads);
-        progress(
-          `round ${round + 1}: --threads ${threads}: ${formatCount(run.records)} records in ${formatFixed(run.seconds, 1)}s = ${formatCount(Math.round(run.perSecond))}/s`,
-        );
-        runs.push(run);
-      }
-    }
-    const base = settings.threads[0]!;
-    const rows = settings.threads.map((threads) => {
-      const rates = runs.filter((r) => r.threads === threads).map((r) => r.perSecond);
-      const ratios = [];
-      for (let round = 0; round < settings.repeat; round++) {
-        const mine = runs.filter((r) => r.threads === threads)[round]!.perSecond;
-        const theirs = runs.filter((r) => r.threads === base)[round]!.perSecond;
-        ratios.push(mine / theirs);
-      }
-      return [
-        String(threads),
-        `${formatCount(Math.round(median(rates)))} [${formatCount(Math.round(Math.min(...rates)))}–${formatCount(Math.round(Math.max(...rates)))}]`,
-        `${formatFixed(median(ratios), 2)}× [${formatFixed(Math.min(...ratios), 2)}–${formatFixed(Math.max(...ratios), 2)}]`,
-      ];
-    });
-    process.stdout.write(
-      `${markdownTable(['threads', 'records/s median [range]', `vs --threads ${base}, per round`], rows)}\n`,
-    );
-    if (settings.json) writeFileSync(settings.json, `${JSON.stringify({ settings, runs }, null, 2)}\n`);
-    return 0;
+    return await compare(settings, (threads) => runOnce(settings, kafka, admin, events, threads));
   } finally {
     await admin.disconnect();
   }
