@@ -26,6 +26,14 @@ export interface ItemProfile {
    */
   cachedTarget: Float32Array | null;
   targetCurrent: boolean;
+  /**
+   * Bookkeeping of `ItemModel`, not state: the item is known to be in its changed / touched sets
+   * (so the hot path skips a string-keyed insert), and has been removed from the model (so a
+   * reference kept by negative sampling is looked up again).
+   */
+  inChanged: boolean;
+  inTouched: boolean;
+  removed: boolean;
 }
 
 /** Negative sampling's state (see `ItemModel.samplingState`). */
@@ -45,6 +53,8 @@ export class ItemModel {
   private readonly random: Random;
   /** A ring of recently interacted items: sampling from it approximates the unigram distribution. */
   private readonly negativePool: string[] = [];
+  /** `negativePool`'s items, resolved once: null (or removed) means look the id up again. */
+  private readonly negativeProfiles: (ItemProfile | null)[] = [];
   private negativeCursor = 0;
   private readonly gradient: Float32Array;
   /** Items whose target vector changed since the last drift check. */
@@ -89,10 +99,13 @@ export class ItemModel {
       published: null,
       cachedTarget: null,
       targetCurrent: false,
+      inChanged: false,
+      inTouched: false,
+      removed: false,
     };
     this.items.set(itemId, item);
-    this.touched.add(itemId);
-    this.changed.add(itemId);
+    this.markTouched(item);
+    this.markChanged(item);
     return item;
   }
 
@@ -134,20 +147,41 @@ export class ItemModel {
     // Catalog facts travel as payload, so any catalog change republishes the point.
     item.published = null;
     item.targetCurrent = false;
-    this.touched.add(itemId);
-    this.changed.add(itemId);
+    this.markTouched(item);
+    this.markChanged(item);
     return item;
   }
 
   remove(itemId: string): void {
+    const item = this.items.get(itemId);
+    if (item) {
+      item.removed = true;
+      item.inTouched = false;
+    }
     this.items.delete(itemId);
     this.touched.delete(itemId);
     this.changed.add(itemId);
   }
 
+  private markChanged(item: ItemProfile): void {
+    if (item.inChanged) return;
+    item.inChanged = true;
+    this.changed.add(item.itemId);
+  }
+
+  private markTouched(item: ItemProfile): void {
+    if (item.inTouched) return;
+    item.inTouched = true;
+    this.touched.add(item.itemId);
+  }
+
   /** Ids changed or removed since the previous call. */
   takeChanged(): string[] {
     const ids = [...this.changed];
+    for (const id of ids) {
+      const item = this.items.get(id);
+      if (item) item.inChanged = false;
+    }
     this.changed.clear();
     return ids;
   }
@@ -161,7 +195,7 @@ export class ItemModel {
     const target = this.ensure(itemId);
     target.interactions++;
     target.targetCurrent = false;
-    this.changed.add(itemId);
+    this.markChanged(target);
     const { window, learningRate } = this.config.embedding;
     const rate = learningRate * Math.min(strength, 3);
     const start = Math.max(0, precedingItemIds.length - window);
@@ -174,7 +208,7 @@ export class ItemModel {
       this.trainPair(previous, target, rate * proximity);
       this.trainPair(target, previous, rate * proximity);
     }
-    this.rememberForNegatives(itemId);
+    this.rememberForNegatives(target);
   }
 
   /** One skip-gram step: pull center·context(positive) up, push center·context(negatives) down. */
@@ -185,16 +219,26 @@ export class ItemModel {
     const pool = this.negativePool;
     if (pool.length > 0) {
       for (let n = 0; n < this.config.embedding.negatives; n++) {
-        const negativeId = pool[this.random.int(pool.length)]!;
+        const slot = this.random.int(pool.length);
+        const negativeId = pool[slot]!;
         if (negativeId === positive.itemId || negativeId === center.itemId) continue;
-        const negative = this.items.get(negativeId);
+        const negative = this.negativeAt(slot, negativeId);
         if (negative) this.step(center.embedding, negative, 0, rate, gradient);
       }
     }
     scaleAndAdd(center.embedding, 1, 1, gradient);
     center.targetCurrent = false;
-    this.touched.add(center.itemId);
-    this.changed.add(center.itemId);
+    this.markTouched(center);
+    this.markChanged(center);
+  }
+
+  /** The item at `slot` of the negative pool: its resolved profile, or a lookup if it has none. */
+  private negativeAt(slot: number, itemId: string): ItemProfile | undefined {
+    const cached = this.negativeProfiles[slot];
+    if (cached && !cached.removed) return cached;
+    const item = this.items.get(itemId);
+    this.negativeProfiles[slot] = item ?? null;
+    return item;
   }
 
   private step(
@@ -212,14 +256,17 @@ export class ItemModel {
     }
     // Only the checkpoint needs to know: the context vector is not part of the target vector, so
     // the item cannot have drifted (marking it would drift-check every sampled negative).
-    this.changed.add(contextItem.itemId);
+    this.markChanged(contextItem);
   }
 
-  private rememberForNegatives(itemId: string): void {
+  private rememberForNegatives(item: ItemProfile): void {
     const capacity = this.config.embedding.negativePool;
-    if (this.negativePool.length < capacity) this.negativePool.push(itemId);
-    else {
-      this.negativePool[this.negativeCursor] = itemId;
+    if (this.negativePool.length < capacity) {
+      this.negativePool.push(item.itemId);
+      this.negativeProfiles.push(item);
+    } else {
+      this.negativePool[this.negativeCursor] = item.itemId;
+      this.negativeProfiles[this.negativeCursor] = item;
       this.negativeCursor = (this.negativeCursor + 1) % capacity;
     }
   }
@@ -294,13 +341,16 @@ export class ItemModel {
   restoreSamplingState(state: Readonly<SamplingState>): void {
     this.negativePool.length = 0;
     this.negativePool.push(...state.negativePool.slice(0, this.config.embedding.negativePool));
+    // Resolved lazily (`negativeAt`): the items may not be restored yet.
+    this.negativeProfiles.length = 0;
+    for (let i = 0; i < this.negativePool.length; i++) this.negativeProfiles.push(null);
     this.negativeCursor = state.negativeCursor % Math.max(1, this.config.embedding.negativePool);
     this.random.setState(state.random);
   }
 
   /** Marks every item changed, so the next checkpoint writes all of them (a new checkpoint writer). */
   markAllChanged(): void {
-    for (const itemId of this.items.keys()) this.changed.add(itemId);
+    for (const item of this.items.values()) this.markChanged(item);
   }
 
   /**
@@ -313,6 +363,7 @@ export class ItemModel {
     for (const itemId of this.touched) {
       const item = this.items.get(itemId);
       if (!item) continue;
+      item.inTouched = false;
       const current = this.cachedTargetVector(item);
       if (item.published === null || dot(current, item.published) < threshold) {
         item.published = Float32Array.from(current);
