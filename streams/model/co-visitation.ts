@@ -168,6 +168,9 @@ export class CoVisitation {
     const start = Math.max(0, precedingItemIds.length - this.window);
     if (start >= precedingItemIds.length) return;
     const inflation = this.inflationAt(time);
+    // The clicked item's own list takes every reverse edge: looked up once, not once per pair
+    // (prune keeps a list's identity, so the reference stays valid), and only once an edge needs it.
+    let own: NeighbourList | null = null;
     let proximity = strength * inflation;
     let closeness = strength * inflation;
     for (
@@ -180,9 +183,10 @@ export class CoVisitation {
       const apart = timed ? decayFactor(time - precedingTimes[p]!, this.pairHalfLifeMs) : 1;
       const together = proximity * apart;
       const next = closeness * apart;
-      this.bump(previousId, itemId, together, next);
+      this.bump(this.listOf(previousId), itemId, together, next);
       if (this.reverseWeight > 0) {
-        this.bump(itemId, previousId, together * this.reverseWeight, next * this.reverseWeight);
+        own ??= this.listOf(itemId);
+        this.bump(own, previousId, together * this.reverseWeight, next * this.reverseWeight);
       }
     }
   }
@@ -216,12 +220,16 @@ export class CoVisitation {
     return this.referenceTime === null ? 1 : 2 ** ((this.referenceTime - now) / this.halfLifeMs);
   }
 
-  private bump(from: string, to: string, amount: number, sequential: number): void {
+  private listOf(from: string): NeighbourList {
     let list = this.lists.get(from);
     if (list === undefined) {
       list = new NeighbourList(8);
       this.lists.set(from, list);
     }
+    return list;
+  }
+
+  private bump(list: NeighbourList, to: string, amount: number, sequential: number): void {
     const slot = list.slotOf.get(to);
     if (slot !== undefined) {
       list.weights[slot]! += amount;
