@@ -123,13 +123,18 @@ export class CoVisitation {
   private readonly proximityDecay: number;
   private readonly sequenceDecay: number;
   private readonly pairHalfLifeMs: number;
+  private readonly sessionLengthExponent: number;
   /** Scratch of `prune`: the list's ids, and the order the kept slots are selected into. */
   private readonly pruneIds: string[] = [];
   private pruneOrder = new Int32Array(0);
   /** The time every stored weight is inflated against (forward decay); null until the first weight. */
   private referenceTime: number | null = null;
 
-  constructor(config: ModelConfig['coVisitation']) {
+  /** `sessionGapMs`: the gap that ends a session, for `sessionLengthExponent`. */
+  constructor(
+    config: ModelConfig['coVisitation'],
+    private readonly sessionGapMs = 30 * 60_000,
+  ) {
     if (!(config.halfLifeMs > 0)) {
       throw new RangeError(`coVisitation.halfLifeMs must be a positive number, got ${config.halfLifeMs}`);
     }
@@ -142,6 +147,24 @@ export class CoVisitation {
     this.proximityDecay = config.proximityDecay;
     this.sequenceDecay = config.sequenceDecay;
     this.pairHalfLifeMs = config.pairHalfLifeMs;
+    this.sessionLengthExponent = config.sessionLengthExponent;
+  }
+
+  /**
+   * The sequential weight's factor for a click whose session holds `sessionLength` clicks up to and
+   * including it (see `sessionLengthExponent`); 1 without preceding times.
+   */
+  private sessionFactor(time: number, precedingTimes: readonly number[] | undefined): number {
+    if (this.sessionLengthExponent === 0 || precedingTimes === undefined) return 1;
+    let sessionLength = 1;
+    let later = time;
+    for (let p = precedingTimes.length - 1; p >= 0; p--) {
+      const at = precedingTimes[p]!;
+      if (later - at > this.sessionGapMs) break;
+      sessionLength++;
+      later = at;
+    }
+    return sessionLength ** -this.sessionLengthExponent;
   }
 
   get size(): number {
@@ -172,7 +195,7 @@ export class CoVisitation {
     // (prune keeps a list's identity, so the reference stays valid), and only once an edge needs it.
     let own: NeighbourList | null = null;
     let proximity = strength * inflation;
-    let closeness = strength * inflation;
+    let closeness = strength * inflation * this.sessionFactor(time, precedingTimes);
     for (
       let p = precedingItemIds.length - 1;
       p >= start;

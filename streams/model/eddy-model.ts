@@ -79,7 +79,7 @@ export class EddyModel {
     options: EddyModelOptions = {},
   ) {
     this.items = new ItemModel(config);
-    this.coVisitation = new CoVisitation(config.coVisitation);
+    this.coVisitation = new CoVisitation(config.coVisitation, config.ranking.learning.sessionGapMs);
     this.trending = new Trending(config.trending);
     this.sessions = new SessionNeighbours(config.sessionNeighbours);
     this.ranking = new RankingLearner(config);

@@ -54,6 +54,13 @@ export interface ModelConfig {
      * ignores the time between them.
      */
     readonly pairHalfLifeMs: number;
+    /**
+     * A transition's sequential weight counts sessionLength^(−sessionLengthExponent), the session
+     * being the clicks up to this one without a gap over `ranking.learning.sessionGapMs`: what a
+     * visitor picks next in a short, focused session says more about the pair than a step of a long
+     * browse. 0 weighs every session alike.
+     */
+    readonly sessionLengthExponent: number;
   };
   /** Session-kNN over recent sessions (`SessionNeighbours`): what users with a session like this one clicked. */
   readonly sessionNeighbours: SessionNeighbourConfig;
@@ -168,6 +175,7 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     proximityDecay: 1,
     sequenceDecay: 0.6,
     pairHalfLifeMs: 3 * HOUR,
+    sessionLengthExponent: 0,
   },
   sessionNeighbours: DEFAULT_SESSION_NEIGHBOUR_CONFIG,
   trending: {

@@ -22,6 +22,7 @@ test('co-visitation: follows are counted, decay with time, neighbours stay bound
     proximityDecay: 0.5,
     sequenceDecay: 0,
     pairHalfLifeMs: 0,
+    sessionLengthExponent: 0,
   });
   co.record('b', ['a'], 1, 0);
   assert.equal(co.weight('a', 'b', 0), 1);
@@ -54,6 +55,7 @@ test('co-visitation: seed normalisation turns a busy seed into a distribution', 
     proximityDecay: 1,
     sequenceDecay: 1,
     pairHalfLifeMs: 0,
+    sessionLengthExponent: 0,
   });
   // 'busy' has 10× the co-visits of 'quiet'.
   for (let i = 0; i < 10; i++) co.record('b1', ['busy'], 1, 0);
@@ -88,6 +90,7 @@ test('co-visitation: a pair counts less the longer apart its two interactions we
     proximityDecay: 1,
     sequenceDecay: 1,
     pairHalfLifeMs: hour,
+    sessionLengthExponent: 0,
   });
   const t = 10 * hour;
   co.record('b', ['old', 'recent'], 1, t, [t - 2 * hour, t]);
@@ -101,6 +104,36 @@ test('co-visitation: a pair counts less the longer apart its two interactions we
     () => co.record('d', ['old', 'recent'], 1, t, [t]),
     /2 preceding items need as many times, got 1/,
   );
+});
+
+test('co-visitation: with sessionLengthExponent, a transition weighs less the longer its session', () => {
+  const minute = 60_000;
+  const co = new CoVisitation(
+    {
+      halfLifeMs: 1_000 * DAY,
+      window: 5,
+      maxNeighbours: 10,
+      reverseWeight: 0,
+      proximityDecay: 1,
+      sequenceDecay: 1,
+      pairHalfLifeMs: 0,
+      sessionLengthExponent: 1,
+    },
+    30 * minute,
+  );
+  const t = DAY;
+  // x follows a in a session of two clicks; y follows b as the fourth click of one session; z follows
+  // c after a gap of an hour: a session of its own first click, so the pair counts in full.
+  co.record('x', ['a'], 1, t, [t - minute]);
+  co.record('y', ['p', 'q', 'b'], 1, t, [t - 3 * minute, t - 2 * minute, t - minute]);
+  co.record('z', ['c'], 1, t, [t - 60 * minute]);
+  const close = (actual: number, expected: number, what: string): void =>
+    assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual}, expected ${expected}`);
+  close(co.weight('a', 'x', t, 'sequential'), 1 / 2, 'a session of two');
+  close(co.weight('b', 'y', t, 'sequential'), 1 / 4, 'a session of four');
+  close(co.weight('c', 'z', t, 'sequential'), 1, 'a new session');
+  // The window weight (taste) is not weighed by session length.
+  close(co.weight('b', 'y', t), 1, 'window weight');
 });
 
 test('trending: decayed popularity ranks recent bursts above old ones', () => {
@@ -201,6 +234,7 @@ test('co-visitation: a neighbour’s score accumulator lives exactly as long as 
     proximityDecay: 1,
     sequenceDecay: 1,
     pairHalfLifeMs: 0,
+    sessionLengthExponent: 0,
   });
   const referenced = (): number => {
     const targets = new Set<string>();
