@@ -117,6 +117,13 @@ export interface ModelConfig {
       /** Users whose last candidate pool is kept for learning from their next pick. */
       readonly pendingUsers: number;
       /**
+       * Of the `negatives` each pick is compared with, how many are drawn from the pool's
+       * `hardNegativeTop` best-ranked candidates (by the weights at the time) instead of uniformly:
+       * the top of a list is where the ranking must be right.
+       */
+      readonly hardNegatives: number;
+      readonly hardNegativeTop: number;
+      /**
        * Learning rate of each ranking context's offsets relative to `rate` (0: one set of weights
        * for every context; see `rankingContext`).
        */
@@ -208,6 +215,8 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
       negatives: 5,
       regularization: 0.01,
       pendingUsers: 10_000,
+      hardNegatives: 1,
+      hardNegativeTop: 30,
       contextRate: 1,
       sessionGapMs: 30 * 60_000,
     },

@@ -1,5 +1,6 @@
 import type { RankingStateRecord } from '../codec/state-records.js';
 import { Random } from '../util/random.js';
+import { topIndicesByValue } from '../util/top-k.js';
 import { engagementStrength, type ModelConfig } from './model-config.js';
 import type { UserPreferences } from './user-preferences.js';
 import { sigmoid } from './vector-math.js';
@@ -92,6 +93,9 @@ export class RankingLearner {
   private readonly random: Random;
   private readonly difference = new Float64Array(FEATURE_COUNT);
   private readonly scratch = new Float64Array(FEATURE_COUNT);
+  /** Scratch of `topRows`. */
+  private rowScores = new Float64Array(0);
+  private topScratch = new Int32Array(0);
   private readonly settings: ModelConfig['ranking']['learning'];
   /** Picks learned from so far. */
   updates = 0;
@@ -180,9 +184,15 @@ export class RankingLearner {
     const d = this.difference;
     const f = pool.features;
     const positive = picked * FEATURE_COUNT;
+    const hard = Math.min(this.settings.hardNegatives, negatives);
+    const top = hard > 0 ? this.topRows(pool, w, o, picked) : null;
     for (let n = 0; n < negatives; n++) {
-      let row = this.random.int(pool.ids.length - 1);
-      if (row >= picked) row++;
+      let row: number;
+      if (top !== null && n < hard && top.length > 0) row = top[this.random.int(top.length)]!;
+      else {
+        row = this.random.int(pool.ids.length - 1);
+        if (row >= picked) row++;
+      }
       const negative = row * FEATURE_COUNT;
       let margin = 0;
       for (let k = 0; k < FEATURE_COUNT; k++) {
@@ -202,6 +212,25 @@ export class RankingLearner {
       step[FEATURE_COUNT + k] = o[k]! - this.contextOffsets[at + k]!;
     }
     return pool.context;
+  }
+
+  /**
+   * The pool's `hardNegativeTop` best rows under weights `w` + offsets `o`, the pick excluded (ties
+   * by id), in scratch valid until the next call.
+   */
+  private topRows(pool: PoolSnapshot, w: Float64Array, o: Float64Array, picked: number): Int32Array {
+    const n = pool.ids.length;
+    if (this.rowScores.length < n) this.rowScores = new Float64Array(n * 2);
+    const k = Math.min(this.settings.hardNegativeTop, n - 1);
+    if (this.topScratch.length < k) this.topScratch = new Int32Array(k);
+    const f = pool.features;
+    for (let row = 0; row < n; row++) {
+      let score = 0;
+      for (let j = 0; j < FEATURE_COUNT; j++) score += (w[j]! + o[j]!) * f[row * FEATURE_COUNT + j]!;
+      this.rowScores[row] = row === picked ? Number.NEGATIVE_INFINITY : score;
+    }
+    const count = topIndicesByValue(this.rowScores, pool.ids, n, k, this.topScratch);
+    return this.topScratch.subarray(0, count);
   }
 
   /**

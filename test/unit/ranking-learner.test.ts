@@ -58,6 +58,25 @@ function pool(
 }
 
 describe('RankingLearner', () => {
+  test('a hard negative is drawn from the best-ranked candidates other than the pick', () => {
+    // Pool: the pick p, the candidate the weights rank first (t), and twenty they rank below both.
+    const ids = ['p', 't', ...Array.from({ length: 20 }, (_, i) => `low${i}`)];
+    const features = new Float32Array(ids.length * FEATURE_COUNT);
+    features[0 * FEATURE_COUNT + column('coVisitation')] = 0.5;
+    features[1 * FEATURE_COUNT + column('coVisitation')] = 1;
+    const hard = new RankingLearner(configWith({ negatives: 1, hardNegatives: 1, hardNegativeTop: 1 }));
+    hard.remember('u', ids, features);
+    const hardStep = new Float64Array(RANKING_STEP_LENGTH);
+    assert.equal(hard.learn('u', 'p', hardStep), 0);
+    // The same pick against t alone: a pool of two leaves the uniform draw no other choice.
+    const versusTop = new RankingLearner(configWith({ negatives: 1, hardNegatives: 0 }));
+    versusTop.remember('u', ids.slice(0, 2), features.slice(0, 2 * FEATURE_COUNT));
+    const topStep = new Float64Array(RANKING_STEP_LENGTH);
+    versusTop.learn('u', 'p', topStep);
+    assert.deepEqual(Array.from(hardStep), Array.from(topStep));
+    assert.ok(hardStep[column('coVisitation')]! < 0, 't outranked the pick on co-visitation: its weight drops');
+  });
+
   test('raises the weight of the signal that tells picks apart above the others', () => {
     const learner = new RankingLearner(configWith({ rate: 0.05, regularization: 0.001 }));
     const before = Array.from(learner.weights);
