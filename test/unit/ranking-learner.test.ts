@@ -74,7 +74,10 @@ describe('RankingLearner', () => {
     const topStep = new Float64Array(RANKING_STEP_LENGTH);
     versusTop.learn('u', 'p', topStep);
     assert.deepEqual(Array.from(hardStep), Array.from(topStep));
-    assert.ok(hardStep[column('coVisitation')]! < 0, 't outranked the pick on co-visitation: its weight drops');
+    assert.ok(
+      hardStep[column('coVisitation')]! < 0,
+      't outranked the pick on co-visitation: its weight drops',
+    );
   });
 
   test('raises the weight of the signal that tells picks apart above the others', () => {
