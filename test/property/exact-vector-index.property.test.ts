@@ -188,6 +188,54 @@ describe('ExactVectorIndex against a brute-force reference', () => {
     );
   });
 
+  test('queried between every change, results stay right through upserts, deletes and growth', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (scenario, seed) => {
+        const { dimension, distance, ops, queries } = scenario;
+        const index = new ExactVectorIndex();
+        await index.ensureCollection({ name: 'items', dimension, distance });
+        const model = new Map<string, StoredPoint>();
+        const vectorQueries = queries.map(toQuery);
+        const check = async (): Promise<void> => {
+          const results = await index.queryBatch('items', vectorQueries);
+          vectorQueries.forEach((query, i) => {
+            assert.deepStrictEqual(results[i], bruteForce(distance, model, query));
+          });
+        };
+        // A first query keeps the filters' conditions before any point exists.
+        await check();
+        const rng = new Random(seed);
+        for (const op of ops) {
+          if (op.kind === 'upsert') {
+            await index.upsert('items', op.points);
+            for (const p of op.points) model.set(p.id, { vector: p.vector, payload: p.payload });
+          } else {
+            await index.delete('items', op.ids);
+            for (const id of op.ids) model.delete(id);
+          }
+          await check();
+          // Past the initial capacity, so the kept results grow with the collection.
+          if (rng.next() < 0.2) {
+            const many = Array.from({ length: 80 }, (_, i) => ({
+              id: `bulk-${i}`,
+              vector: Float32Array.from({ length: dimension }, () => rng.normal()),
+              payload: {
+                cat: ['x', 'y', 'z'][i % 3]!,
+                tags: i % 2 === 0 ? ['p'] : ['q', 'r'],
+                n: i % 3,
+                flag: i % 2 === 0,
+              },
+            }));
+            await index.upsert('items', many);
+            for (const p of many) model.set(p.id, { vector: p.vector, payload: p.payload });
+            await check();
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   test('larger collections, heap eviction and swap-remove agree with the reference', async () => {
     const rng = new Random(7);
     for (const distance of ['cosine', 'dot', 'euclid'] as const) {
