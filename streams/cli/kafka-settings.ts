@@ -184,7 +184,7 @@ export const KAFKA_EDDY_SETTINGS = {
     flag: 'threads',
     env: 'EDDY_THREADS',
     description:
-      'pipelines in this process, each on a worker thread, an instance of the group of its own (instance id <instance>-t<n>; 0 = one per core)',
+      'pipelines in this process, each on a worker thread owning a share of the partitions, embedded or on Kafka (there each an instance of the group, instance id <instance>-t<n>); 0 = one per core',
     expected: 'an integer 0–64',
     parse: integer(0, 64),
     default: 0,
