@@ -39,6 +39,7 @@ export function createEmbeddedTopics(
     { name: topics.deadLetters, partitions: p, ...retention },
     { name: topics.userChangelog, partitions: p, cleanupPolicy: 'compact' },
     { name: topics.itemChangelog, partitions: p, cleanupPolicy: 'compact' },
+    { name: topics.sessionChangelog, partitions: p, cleanupPolicy: 'compact' },
     { name: topics.rankingChangelog, partitions: 1, cleanupPolicy: 'compact' },
     { name: topics.itemUpdates, partitions: 1, ...retention },
   ]);

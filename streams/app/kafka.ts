@@ -21,7 +21,7 @@ import type { EddyMetrics } from '../observe/metrics.js';
 import { RunStats } from '../observe/run-stats.js';
 import { EddyPipeline } from '../pipeline/eddy-pipeline.js';
 import { combineObservers, nullObserver, type PipelineObserver } from '../pipeline/pipeline-observer.js';
-import { restoreItems, restoreRanking, restoreUsers } from '../pipeline/restore.js';
+import { restoreItems, restoreRanking, restoreSessions, restoreUsers } from '../pipeline/restore.js';
 import type { CommittedBatch } from '../pipeline/stages.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
 import type { TopicPartition, TopicSpec } from '../ports/event-log.js';
@@ -280,6 +280,9 @@ export class KafkaEddy {
     const items = await restoreItems(this.model, this.reader, this.topics.itemChangelog, (n) =>
       this.observer.restoring?.(n),
     );
+    const sessions = await restoreSessions(this.model, this.reader, this.topics.sessionChangelog, (n) =>
+      this.observer.restoring?.(n),
+    );
     const itemUpdatesOffset = await restoreRanking(
       this.model,
       this.reader,
@@ -287,7 +290,13 @@ export class KafkaEddy {
       this.options.groupId,
     );
     this.observer.restored?.(
-      { users: 0, items: items.items, records: items.records, itemUpdatesOffset },
+      {
+        users: 0,
+        items: items.items,
+        records: items.records + sessions.records,
+        itemUpdatesOffset,
+        sessions: sessions.sessions,
+      },
       (performance.now() - restoreStarted) / 1000,
     );
     // prepare() replays the item-updates topic from the checkpoint's offset, then follows it.
@@ -402,6 +411,7 @@ export function eddyTopicSpecs(topics: TopicNames, partitions: number): TopicSpe
     { name: topics.deadLetters, partitions },
     { name: topics.userChangelog, partitions, cleanupPolicy: 'compact', copartitionedWith: topics.clicks },
     { name: topics.itemChangelog, partitions, cleanupPolicy: 'compact' },
+    { name: topics.sessionChangelog, partitions, cleanupPolicy: 'compact' },
     { name: topics.rankingChangelog, partitions, cleanupPolicy: 'compact' },
     // One partition: one order in which every replica applies the group's item increments.
     { name: topics.itemUpdates, partitions: 1 },

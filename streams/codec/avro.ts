@@ -20,6 +20,7 @@ import type {
   ItemModelIncrementsRecord,
   ItemStateRecord,
   RankingStateRecord,
+  SessionIndexRecord,
   UserStateRecord,
 } from './state-records.js';
 
@@ -30,7 +31,8 @@ export type SchemaName =
   | 'UserState'
   | 'ItemState'
   | 'RankingState'
-  | 'ItemModelIncrements';
+  | 'ItemModelIncrements'
+  | 'SessionIndex';
 
 /** The TypeScript shape each schema decodes to. */
 export interface RecordTypes {
@@ -41,6 +43,7 @@ export interface RecordTypes {
   ItemState: ItemStateRecord;
   RankingState: RankingStateRecord;
   ItemModelIncrements: ItemModelIncrementsRecord;
+  SessionIndex: SessionIndexRecord;
 }
 
 /** Label of the schema in `schemas/<file>.avsc`; history versions are labelled from their file name (`v1`). */
@@ -54,6 +57,7 @@ const SCHEMA_FILES: Readonly<Record<SchemaName, string>> = {
   ItemState: 'item-state.avsc',
   RankingState: 'ranking-state.avsc',
   ItemModelIncrements: 'item-model-increments.avsc',
+  SessionIndex: 'session-index.avsc',
 };
 const SCHEMA_NAMES = Object.keys(SCHEMA_FILES) as SchemaName[];
 const NAMESPACE = 'io.eddy';
@@ -891,6 +895,7 @@ export const codecs = {
   itemState: createCodec('ItemState'),
   rankingState: createCodec('RankingState'),
   itemModelIncrements: createCodec('ItemModelIncrements'),
+  sessionIndex: createCodec('SessionIndex'),
 } as const;
 
 const CODEC_BY_NAME: Readonly<Record<SchemaName, AvroCodec<unknown>>> = {
@@ -901,6 +906,7 @@ const CODEC_BY_NAME: Readonly<Record<SchemaName, AvroCodec<unknown>>> = {
   ItemState: codecs.itemState,
   RankingState: codecs.rankingState,
   ItemModelIncrements: codecs.itemModelIncrements,
+  SessionIndex: codecs.sessionIndex,
 };
 
 /** The shared codec of a record type, by schema name. */

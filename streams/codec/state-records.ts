@@ -106,3 +106,36 @@ export interface ItemModelIncrementsRecord {
   catalog: CatalogChangeRecord[];
   lastEventTime: number;
 }
+
+/** A session-kNN changelog record: exactly one field is set, the one its key names. */
+export interface SessionIndexRecord {
+  header: SessionIndexHeaderRecord | null;
+  slot: SessionSlotRecord | null;
+  item: SessionItemRingRecord | null;
+}
+
+export interface SessionIndexHeaderRecord {
+  capacity: number;
+  sessionLength: number;
+  sessionsPerItem: number;
+  nextSlot: number;
+  usedSlots: number;
+  sessionsCreated: number;
+}
+
+export interface SessionSlotRecord {
+  slot: number;
+  sessionKey: string;
+  generation: number;
+  time: number;
+  /** Oldest first; '' for an item removed from the catalog since. */
+  items: string[];
+}
+
+export interface SessionItemRingRecord {
+  itemId: string;
+  slots: number[];
+  generations: number[];
+  cursor: number;
+  sessions: number;
+}

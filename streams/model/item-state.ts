@@ -1,7 +1,8 @@
 import { codecs } from '../codec/avro.js';
-import type { ItemStateRecord } from '../codec/state-records.js';
+import type { ItemStateRecord, SessionIndexRecord } from '../codec/state-records.js';
 import type { OutgoingRecord } from '../ports/event-log.js';
 import type { EddyModel } from './eddy-model.js';
+import type { SessionNeighbours } from './session-neighbours.js';
 
 /**
  * The item model's changelog. Items are shared by every user partition, so their state is not
@@ -79,4 +80,83 @@ export function itemCheckpoint(model: EddyModel, topic: string): OutgoingRecord[
     records.push({ topic, key: itemId, value: record ? codecs.itemState.encode(record) : null });
   }
   return records;
+}
+
+/** The session-kNN index's changelog keys: its header, its slots, its items' rings. */
+export const SESSION_HEADER_KEY = 'header';
+const SLOT_KEY_PREFIX = 'slot:';
+const ITEM_KEY_PREFIX = 'item:';
+
+/**
+ * Changelog records for the session-kNN index's changes since the last call: its header, every
+ * changed session slot, every changed item ring, a tombstone for each removed item's ring. Keyed
+ * by slot, the topic holds at most `capacity` sessions however long it runs.
+ */
+export function sessionCheckpoint(sessions: SessionNeighbours, topic: string): OutgoingRecord[] {
+  const changes = sessions.takeChanges();
+  // The header changes only with a slot, so an unchanged index writes nothing.
+  if (changes.slots.length === 0 && changes.rings.length === 0 && changes.removed.length === 0) return [];
+  const encode = (value: SessionIndexRecord) => codecs.sessionIndex.encode(value);
+  const records: OutgoingRecord[] = [
+    { topic, key: SESSION_HEADER_KEY, value: encode({ header: changes.header, slot: null, item: null }) },
+  ];
+  for (const itemId of changes.removed) records.push({ topic, key: ITEM_KEY_PREFIX + itemId, value: null });
+  for (const slot of changes.slots) {
+    records.push({
+      topic,
+      key: SLOT_KEY_PREFIX + slot.slot,
+      value: encode({ header: null, slot, item: null }),
+    });
+  }
+  for (const item of changes.rings) {
+    records.push({
+      topic,
+      key: ITEM_KEY_PREFIX + item.itemId,
+      value: encode({ header: null, slot: null, item }),
+    });
+  }
+  return records;
+}
+
+/**
+ * Restores the session-kNN index from the latest record of each key (a fresh index). Returns
+ * false, restoring nothing, when there is no header or it was written under another index shape:
+ * the index then fills again from the stream.
+ */
+export function restoreSessionIndex(
+  sessions: SessionNeighbours,
+  latest: ReadonlyMap<string, Uint8Array | null>,
+): boolean {
+  const header = latest.get(SESSION_HEADER_KEY);
+  if (header === undefined || header === null) return false;
+  const decoded = codecs.sessionIndex.decode(header).header;
+  if (decoded === null || !sessions.restoreHeader(decoded)) return false;
+  for (const [key, value] of latest) {
+    if (value === null || key === SESSION_HEADER_KEY) continue;
+    const record = codecs.sessionIndex.decode(value);
+    if (record.slot !== null) sessions.restoreSlot(record.slot);
+    else if (record.item !== null) sessions.restoreRing(record.item);
+  }
+  return true;
+}
+
+/**
+ * One checkpoint of the item model, written in one transaction: the items and session-kNN index
+ * changed since the last, and the header saying which item-updates offset they reflect.
+ */
+export function modelCheckpoint(
+  model: EddyModel,
+  topics: {
+    readonly itemChangelog: string;
+    readonly sessionChangelog: string;
+    readonly rankingChangelog: string;
+  },
+  groupId: string,
+  incrementsOffset: number | null,
+): OutgoingRecord[] {
+  return [
+    ...itemCheckpoint(model, topics.itemChangelog),
+    ...sessionCheckpoint(model.sessions, topics.sessionChangelog),
+    ...rankingCheckpoint(model, topics.rankingChangelog, groupId, incrementsOffset),
+  ];
 }

@@ -18,6 +18,12 @@
  * records the same sessions in the same order holds the same index.
  */
 
+import type {
+  SessionIndexHeaderRecord,
+  SessionItemRingRecord,
+  SessionSlotRecord,
+} from '../codec/state-records.js';
+
 export interface SessionNeighbourConfig {
   /** Sessions kept; beyond it the least recently created one is forgotten. */
   readonly capacity: number;
@@ -65,6 +71,15 @@ export interface SessionNeighbourScores {
 
 const NO_SLOT = -1;
 
+/** What changed in the index since the previous `takeChanges`: the next checkpoint's records. */
+export interface SessionIndexChanges {
+  readonly header: SessionIndexHeaderRecord;
+  readonly slots: readonly SessionSlotRecord[];
+  readonly rings: readonly SessionItemRingRecord[];
+  /** Items removed from the catalog: their rings are gone. */
+  readonly removed: readonly string[];
+}
+
 export class SessionNeighbours {
   private readonly config: SessionNeighbourConfig;
   // Items: dense index ↔ id, the ring of sessions each appeared in, and how many sessions had it.
@@ -104,6 +119,14 @@ export class SessionNeighbours {
   private readonly distanceWeight: Float64Array;
   /** The round `score` marked its scored items with, for `scoreOf`. */
   private scoreRound = 0;
+  // Changes since the last checkpoint, flagged so each is listed once.
+  private readonly slotChanged: Uint8Array;
+  private readonly changedSlots: number[] = [];
+  private itemChanged = new Uint8Array(1024);
+  private readonly changedItems: number[] = [];
+  private removedItems: string[] = [];
+  /** The one index a restored session's removed items share (they never score); NO_SLOT until needed. */
+  private anonymousItem = NO_SLOT;
 
   constructor(config: Partial<SessionNeighbourConfig> = {}) {
     this.config = { ...DEFAULT_SESSION_NEIGHBOUR_CONFIG, ...config };
@@ -137,6 +160,7 @@ export class SessionNeighbours {
     this.sessionTime = new Float64Array(capacity);
     this.generation = new Uint32Array(capacity);
     this.slotRound = new Uint32Array(capacity);
+    this.slotChanged = new Uint8Array(capacity);
     this.candidateSlots = new Int32Array(Math.max(1, sampleSize));
     this.candidateSimilarity = new Float64Array(Math.max(1, sampleSize));
   }
@@ -175,6 +199,7 @@ export class SessionNeighbours {
     for (let i = 0; i < kept; i++) this.sessionItems[base + i] = ordered[kept - 1 - i]!;
     this.sessionSize[slot] = kept;
     if (time > this.sessionTime[slot]!) this.sessionTime[slot] = time;
+    this.markSlot(slot);
     if (fresh) {
       for (let i = 0; i < kept; i++) this.remember(ordered[i]!, slot);
     } else this.remember(ordered[0]!, slot);
@@ -194,6 +219,139 @@ export class SessionNeighbours {
     this.itemGenerations[index] = [];
     this.itemCursor[index] = 0;
     this.itemSessionCount[index] = 0;
+    // The checkpoint forgets its ring and rewrites the sessions that held it (a catalog change is
+    // rare, so one pass over the slots is affordable).
+    this.removedItems.push(itemId);
+    const { sessionLength } = this.config;
+    for (let slot = 0; slot < this.config.capacity; slot++) {
+      const base = slot * sessionLength;
+      const size = this.sessionSize[slot]!;
+      for (let i = 0; i < size; i++) {
+        if (this.sessionItems[base + i] === index) {
+          this.markSlot(slot);
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * Everything changed since the previous call, as changelog records (and clears the changes):
+   * what a checkpoint writes so that a restore plus a replay from its offset equals never stopping.
+   */
+  takeChanges(): SessionIndexChanges {
+    const { sessionLength } = this.config;
+    const slots: SessionSlotRecord[] = [];
+    for (const slot of this.changedSlots) {
+      this.slotChanged[slot] = 0;
+      const key = this.keyOfSlot[slot];
+      if (key === null || key === undefined) continue;
+      const base = slot * sessionLength;
+      const items: string[] = [];
+      for (let i = 0; i < this.sessionSize[slot]!; i++)
+        items.push(this.itemIds[this.sessionItems[base + i]!]!);
+      slots.push({
+        slot,
+        sessionKey: key,
+        generation: this.generation[slot]!,
+        time: this.sessionTime[slot]!,
+        items,
+      });
+    }
+    this.changedSlots.length = 0;
+    const rings: SessionItemRingRecord[] = [];
+    for (const index of this.changedItems) {
+      this.itemChanged[index] = 0;
+      const itemId = this.itemIds[index]!;
+      if (itemId === '') continue;
+      rings.push({
+        itemId,
+        slots: [...this.itemSlots[index]!],
+        generations: [...this.itemGenerations[index]!],
+        cursor: this.itemCursor[index]!,
+        sessions: this.itemSessionCount[index]!,
+      });
+    }
+    this.changedItems.length = 0;
+    const removed = this.removedItems;
+    this.removedItems = [];
+    return { header: this.header(), slots, rings, removed };
+  }
+
+  /** Marks every session and item changed, so the next `takeChanges` lists all (a new checkpoint writer). */
+  markAllChanged(): void {
+    for (let slot = 0; slot < this.config.capacity; slot++) {
+      if (this.keyOfSlot[slot] !== null) this.markSlot(slot);
+    }
+    for (let index = 0; index < this.itemIds.length; index++) {
+      if (this.itemIds[index] !== '' && this.itemSlots[index]!.length > 0) this.markItem(index);
+    }
+  }
+
+  /** The index's shape and counters, as the checkpoint header records them. */
+  header(): SessionIndexHeaderRecord {
+    const { capacity, sessionLength, sessionsPerItem } = this.config;
+    return {
+      capacity,
+      sessionLength,
+      sessionsPerItem,
+      nextSlot: this.nextSlot,
+      usedSlots: this.usedSlots,
+      sessionsCreated: this.sessionsCreated,
+    };
+  }
+
+  /**
+   * Restores a checkpoint's header into an empty index; false (and nothing restored) when the
+   * checkpoint was written under another shape, whose slots and rings would not fit this one.
+   */
+  restoreHeader(header: SessionIndexHeaderRecord): boolean {
+    const { capacity, sessionLength, sessionsPerItem } = this.config;
+    if (
+      header.capacity !== capacity ||
+      header.sessionLength !== sessionLength ||
+      header.sessionsPerItem !== sessionsPerItem
+    ) {
+      return false;
+    }
+    this.nextSlot = header.nextSlot;
+    this.usedSlots = header.usedSlots;
+    this.sessionsCreated = header.sessionsCreated;
+    return true;
+  }
+
+  /** Restores one session slot from a checkpoint (after `restoreHeader` accepted it). */
+  restoreSlot(record: SessionSlotRecord): void {
+    const { capacity, sessionLength } = this.config;
+    const { slot } = record;
+    if (!Number.isInteger(slot) || slot < 0 || slot >= capacity || record.items.length > sessionLength) {
+      throw new RangeError(`session slot ${slot} with ${record.items.length} items does not fit the index`);
+    }
+    const previous = this.keyOfSlot[slot];
+    if (previous !== null && previous !== undefined) this.slotOfKey.delete(previous);
+    this.keyOfSlot[slot] = record.sessionKey;
+    this.slotOfKey.set(record.sessionKey, slot);
+    this.generation[slot] = record.generation >>> 0;
+    this.sessionTime[slot] = record.time;
+    const base = slot * sessionLength;
+    for (let i = 0; i < record.items.length; i++) {
+      const itemId = record.items[i]!;
+      this.sessionItems[base + i] = itemId === '' ? this.anonymous() : this.ensureItem(itemId);
+    }
+    this.sessionSize[slot] = record.items.length;
+  }
+
+  /** Restores one item's ring of sessions from a checkpoint (after `restoreHeader` accepted it). */
+  restoreRing(record: SessionItemRingRecord): void {
+    const limit = this.config.sessionsPerItem;
+    if (record.slots.length > limit || record.generations.length !== record.slots.length) {
+      throw new RangeError(`the session ring of item ${record.itemId} does not fit the index`);
+    }
+    const index = this.ensureItem(record.itemId);
+    this.itemSlots[index] = [...record.slots];
+    this.itemGenerations[index] = record.generations.map((g) => g >>> 0);
+    this.itemCursor[index] = record.cursor;
+    this.itemSessionCount[index] = record.sessions;
   }
 
   /**
@@ -390,6 +548,7 @@ export class SessionNeighbours {
     const limit = this.config.sessionsPerItem;
     if (limit === 0) return;
     this.itemSessionCount[index] = this.itemSessionCount[index]! + 1;
+    this.markItem(index);
     if (slots.length < limit) {
       slots.push(slot);
       generations.push(this.generation[slot]!);
@@ -402,12 +561,34 @@ export class SessionNeighbours {
     this.itemCursor[index] = (at + 1) % limit;
   }
 
+  private markSlot(slot: number): void {
+    if (this.slotChanged[slot] !== 0) return;
+    this.slotChanged[slot] = 1;
+    this.changedSlots.push(slot);
+  }
+
+  private markItem(index: number): void {
+    if (this.itemChanged[index] !== 0) return;
+    this.itemChanged[index] = 1;
+    this.changedItems.push(index);
+  }
+
+  private anonymous(): number {
+    if (this.anonymousItem === NO_SLOT) this.anonymousItem = this.addItem('');
+    return this.anonymousItem;
+  }
+
   private ensureItem(itemId: string): number {
     const known = this.itemIndex.get(itemId);
     if (known !== undefined) return known;
+    const index = this.addItem(itemId);
+    this.itemIndex.set(itemId, index);
+    return index;
+  }
+
+  private addItem(itemId: string): number {
     const index = this.itemIds.length;
     this.itemIds.push(itemId);
-    this.itemIndex.set(itemId, index);
     this.itemSlots.push([]);
     this.itemGenerations.push([]);
     this.itemCursor.push(0);
@@ -418,6 +599,7 @@ export class SessionNeighbours {
       this.itemWeight = grow(this.itemWeight, new Float64Array(size));
       this.itemRank = grow(this.itemRank, new Int32Array(size));
       this.itemScore = grow(this.itemScore, new Float64Array(size));
+      this.itemChanged = grow(this.itemChanged, new Uint8Array(size));
     }
     return index;
   }
@@ -434,7 +616,7 @@ export class SessionNeighbours {
   }
 }
 
-function grow<T extends Uint32Array | Int32Array | Float64Array>(from: T, to: T): T {
+function grow<T extends Uint8Array | Uint32Array | Int32Array | Float64Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }

@@ -3,7 +3,7 @@ import { concatMap, lastValueFrom, type OperatorFunction, of, pipe, tap } from '
 import { EddyError, InvalidRecordError } from '../errors.js';
 import type { EddyModel } from '../model/eddy-model.js';
 import type { ItemEvent } from '../model/events.js';
-import { itemCheckpoint, rankingCheckpoint } from '../model/item-state.js';
+import { modelCheckpoint } from '../model/item-state.js';
 import type { EventSink, EventSource, FollowableLog, LogReader, SourceBatch } from '../ports/event-log.js';
 import type { VectorStore } from '../ports/vector-store.js';
 import { Recommender } from '../recommend/recommender.js';
@@ -254,15 +254,12 @@ export class EddyPipeline {
     await this.context.userVectors.flush();
     // A last item checkpoint, so a clean shutdown replays nothing at the next start.
     if (!this.context.writesItemCheckpoints()) return;
-    const records = [
-      ...itemCheckpoint(this.deps.model, this.deps.topics.itemChangelog),
-      ...rankingCheckpoint(
-        this.deps.model,
-        this.deps.topics.rankingChangelog,
-        this.deps.groupId,
-        replica?.appliedOffset ?? null,
-      ),
-    ];
+    const records = modelCheckpoint(
+      this.deps.model,
+      this.deps.topics,
+      this.deps.groupId,
+      replica?.appliedOffset ?? null,
+    );
     if (records.length > 0) await this.deps.sink.commit({ records, offsets: [], groupId: this.deps.groupId });
   }
 

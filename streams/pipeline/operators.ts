@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { concatMap, identity, type MonoTypeOperatorFunction, map, type OperatorFunction } from 'rxjs';
 import { InvalidRecordError } from '../errors.js';
 import type { ClickEvent, ItemEvent, RecommendationList } from '../model/events.js';
-import { itemCheckpoint, rankingCheckpoint } from '../model/item-state.js';
+import { modelCheckpoint } from '../model/item-state.js';
 import type { OutgoingRecord, SourceBatch, SourceRecord, TopicPartitionOffset } from '../ports/event-log.js';
 import type { Point } from '../ports/vector-store.js';
 import { ITEM_AVAILABLE_FIELD, ITEM_CATEGORIES_FIELD } from '../recommend/recommender.js';
@@ -310,7 +310,10 @@ class CheckpointSchedule {
   due(): OutgoingRecord[] {
     const { ctx } = this;
     const writer = ctx.writesItemCheckpoints();
-    if (writer && !this.wasWriter) ctx.model.items.markAllChanged();
+    if (writer && !this.wasWriter) {
+      ctx.model.items.markAllChanged();
+      ctx.model.sessions.markAllChanged();
+    }
     this.wasWriter = writer;
     const applied = ctx.model.incrementsApplied - this.appliedAtLast;
     const now = ctx.clock.now();
@@ -320,15 +323,7 @@ class CheckpointSchedule {
     if (!writer || !due) return [];
     this.appliedAtLast = ctx.model.incrementsApplied;
     this.lastAt = now;
-    return [
-      ...itemCheckpoint(ctx.model, ctx.topics.itemChangelog),
-      ...rankingCheckpoint(
-        ctx.model,
-        ctx.topics.rankingChangelog,
-        ctx.groupId,
-        ctx.replica?.appliedOffset ?? null,
-      ),
-    ];
+    return modelCheckpoint(ctx.model, ctx.topics, ctx.groupId, ctx.replica?.appliedOffset ?? null);
   }
 }
 

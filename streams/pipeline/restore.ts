@@ -1,6 +1,6 @@
 import { codecs } from '../codec/avro.js';
 import type { EddyModel } from '../model/eddy-model.js';
-import { restoreItemState } from '../model/item-state.js';
+import { restoreItemState, restoreSessionIndex } from '../model/item-state.js';
 import type { LogReader } from '../ports/event-log.js';
 import type { TopicNames } from './topics.js';
 
@@ -9,6 +9,8 @@ export interface RestoreReport {
   readonly items: number;
   /** The item-updates offset the item checkpoint reflects: the replay starts there. */
   readonly itemUpdatesOffset?: number;
+  /** Sessions the session-kNN index restored (0 when its changelog was empty or of another shape). */
+  readonly sessions?: number;
   /** Changelog records read (more than users + items when keys were written several times). */
   readonly records: number;
 }
@@ -36,12 +38,14 @@ export async function restoreModel(
     onProgress,
   );
   const items = await restoreItems(model, reader, topics.itemChangelog, onProgress);
+  const sessions = await restoreSessions(model, reader, topics.sessionChangelog, onProgress);
   const itemUpdatesOffset = await restoreRanking(model, reader, topics.rankingChangelog, groupId);
   return {
     users: model.users.size,
     items: model.items.size,
-    records: users.records + items.records,
+    records: users.records + items.records + sessions.records,
     itemUpdatesOffset,
+    sessions: sessions.sessions,
   };
 }
 
@@ -130,21 +134,7 @@ export async function restoreItems(
   topic: string,
   onProgress?: (records: number) => void,
 ): Promise<{ readonly items: number; readonly records: number }> {
-  let records = 0;
-  const items = new Map<string, Uint8Array | null>();
-  const itemPartitions = await reader.partitionsOf(topic);
-  for (let p = 0; p < itemPartitions; p++) {
-    for await (const chunk of reader.readRange(topic, p, 0)) {
-      let read = 0;
-      for (const record of chunk) {
-        if (record.key === null) continue;
-        items.set(record.key, record.value);
-        read++;
-      }
-      records += read;
-      onProgress?.(read);
-    }
-  }
+  const { latest: items, records } = await latestPerKey(reader, topic, onProgress);
   for (const [itemId, value] of items) {
     if (value === null) {
       model.items.remove(itemId);
@@ -157,4 +147,45 @@ export async function restoreItems(
   // Restored state is what the changelog already holds: nothing to checkpoint or republish yet.
   model.items.takeChanged();
   return { items: model.items.size, records };
+}
+
+/**
+ * Restores the session-kNN index from its last checkpoint (every partition), written in the same
+ * transaction as the item checkpoint. Only for a model that has not processed events yet.
+ */
+export async function restoreSessions(
+  model: EddyModel,
+  reader: LogReader,
+  topic: string,
+  onProgress?: (records: number) => void,
+): Promise<{ readonly sessions: number; readonly records: number }> {
+  const { latest, records } = await latestPerKey(reader, topic, onProgress);
+  const restored = restoreSessionIndex(model.sessions, latest);
+  // Restored state is what the changelog already holds: nothing to checkpoint yet.
+  model.sessions.takeChanges();
+  return { sessions: restored ? model.sessions.size : 0, records };
+}
+
+/** Each key's latest value in a compacted topic (null for a tombstone), and the records read. */
+async function latestPerKey(
+  reader: LogReader,
+  topic: string,
+  onProgress?: (records: number) => void,
+): Promise<{ readonly latest: Map<string, Uint8Array | null>; readonly records: number }> {
+  let records = 0;
+  const latest = new Map<string, Uint8Array | null>();
+  const partitions = await reader.partitionsOf(topic);
+  for (let p = 0; p < partitions; p++) {
+    for await (const chunk of reader.readRange(topic, p, 0)) {
+      let read = 0;
+      for (const record of chunk) {
+        if (record.key === null) continue;
+        latest.set(record.key, record.value);
+        read++;
+      }
+      records += read;
+      onProgress?.(read);
+    }
+  }
+  return { latest, records };
 }

@@ -6,6 +6,8 @@ export interface TopicNames {
   readonly deadLetters: string;
   readonly userChangelog: string;
   readonly itemChangelog: string;
+  /** The session-kNN index, checkpointed with the item model (compacted). */
+  readonly sessionChangelog: string;
   /** The learned ranking weights (one record per consumer group, compacted). */
   readonly rankingChangelog: string;
   /**
@@ -26,6 +28,7 @@ export function topicNames(prefix = 'eddy', named: Partial<UserTopics> = {}): To
     deadLetters: named.deadLetters ?? `${prefix}.dead-letters`,
     userChangelog: `${prefix}.user-state-changelog`,
     itemChangelog: `${prefix}.item-state-changelog`,
+    sessionChangelog: `${prefix}.session-index-changelog`,
     rankingChangelog: `${prefix}.ranking-state-changelog`,
     itemUpdates: `${prefix}.item-updates`,
   };

@@ -299,6 +299,20 @@ describe('crash: kill -9 mid-stream, restart, exactly-once', { skip: SKIP_KAFKA 
       ).itemModel;
       assert.ok(header, `${group}: the checkpoint says where it stands in the item-updates topic`);
       assert.equal(header.incrementsApplied, count, `${group}: the last checkpoint reflects every increment`);
+      // The session-kNN index was checkpointed with it: one slot per session that clicked (fewer
+      // than its capacity here), each created once.
+      const sessionKeys = new Set(
+        (await readCommitted(kafka, admin, names.itemUpdates)).flatMap((r) =>
+          codecs.itemModelIncrements.decode(r.value ?? new Uint8Array(0)).clicks.map((c) => c.sessionKey),
+        ),
+      );
+      const sessionIndex = latestPerKey(await readCommitted(kafka, admin, names.sessionChangelog));
+      const sessionHeader = codecs.sessionIndex.decode(
+        sessionIndex.get('header') ?? new Uint8Array(0),
+      ).header;
+      assert.ok(sessionHeader, `${group}: the session index was checkpointed`);
+      assert.equal(sessionHeader.sessionsCreated, sessionKeys.size, `${group}: every session created once`);
+      assert.equal([...sessionIndex.keys()].filter((k) => k.startsWith('slot:')).length, sessionKeys.size);
       const interactions = new Map(
         [...latestPerKey(await readCommitted(kafka, admin, names.itemChangelog))].flatMap(([key, value]) =>
           value === null ? [] : [[key, codecs.itemState.decode(value).interactions] as const],

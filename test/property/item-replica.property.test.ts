@@ -11,12 +11,12 @@ import { MemoryStateStore } from '../../streams/adapters/memory/memory-state-sto
 import { codecs } from '../../streams/codec/avro.js';
 import { EddyModel } from '../../streams/model/eddy-model.js';
 import type { ClickEvent, EventType, ItemEvent } from '../../streams/model/events.js';
-import { itemCheckpoint, rankingCheckpoint, toItemStateRecord } from '../../streams/model/item-state.js';
+import { modelCheckpoint, toItemStateRecord } from '../../streams/model/item-state.js';
 import { DEFAULT_MODEL_CONFIG } from '../../streams/model/model-config.js';
 import type { UserPreferences } from '../../streams/model/user-preferences.js';
 import { userPreferencesSerde } from '../../streams/model/user-state-serde.js';
 import { ItemModelReplica } from '../../streams/pipeline/item-replica.js';
-import { restoreItems, restoreRanking } from '../../streams/pipeline/restore.js';
+import { restoreItems, restoreRanking, restoreSessions } from '../../streams/pipeline/restore.js';
 
 const TOPIC = 'eddy.item-updates';
 const T0 = Date.UTC(2026, 0, 1);
@@ -145,31 +145,43 @@ describe('the item model as a replicated table', () => {
         log.createTopics([
           { name: 'items-changelog', partitions: 1, cleanupPolicy: 'compact' },
           { name: 'ranking-changelog', partitions: 1, cleanupPolicy: 'compact' },
+          { name: 'sessions-changelog', partitions: 1, cleanupPolicy: 'compact' },
         ]);
+        const changelogs = {
+          itemChangelog: 'items-changelog',
+          sessionChangelog: 'sessions-changelog',
+          rankingChangelog: 'ranking-changelog',
+        };
         const source = model(true);
         const replica = new ItemModelReplica(source, TOPIC, 'a');
         replica.follow(log);
         publish(source, replica, log, clicks.slice(0, cut), [3]);
-        log.produce([
-          ...itemCheckpoint(source, 'items-changelog'),
-          ...rankingCheckpoint(source, 'ranking-changelog', 'group', replica.appliedOffset),
-        ]);
+        log.produce(modelCheckpoint(source, changelogs, 'group', replica.appliedOffset));
         publish(source, replica, log, clicks.slice(cut), [3]);
 
         const restored = model(true);
         await restoreItems(restored, log, 'items-changelog');
+        await restoreSessions(restored, log, 'sessions-changelog');
         const offset = await restoreRanking(restored, log, 'ranking-changelog', 'group');
         const restoredReplica = new ItemModelReplica(restored, TOPIC, 'a');
         restoredReplica.seek(offset);
         await restoredReplica.replay(log);
 
         const now = clicks[clicks.length - 1]!.eventTime;
-        type Side = { items: unknown[]; weights: number[]; contextOffsets: number[]; increments: number };
+        type Side = {
+          items: unknown[];
+          weights: number[];
+          contextOffsets: number[];
+          increments: number;
+          sessions: string[][];
+        };
         const a = itemSide(restored, now) as Side;
         const b = itemSide(source, now) as Side;
         assert.equal(a.increments, b.increments);
         assert.deepEqual(a.weights, b.weights);
         assert.deepEqual(a.contextOffsets, b.contextOffsets);
+        // The session-kNN index is checkpointed exactly (slots, rings, counters): every vote agrees.
+        assert.deepEqual(a.sessions, b.sessions);
         // Co-visitation weights were checkpointed decayed to the checkpoint's time, so they agree
         // to float precision rather than bit for bit; everything else is exact.
         assert.equal(a.items.length, b.items.length);

@@ -16,6 +16,7 @@ import type {
   ItemModelIncrementsRecord,
   ItemStateRecord,
   RankingStateRecord,
+  SessionIndexRecord,
   UserStateRecord,
 } from '../../streams/codec/state-records.js';
 import { type DeadLetterReason, InvalidRecordError } from '../../streams/errors.js';
@@ -149,6 +150,26 @@ const increments: ItemModelIncrementsRecord = {
   lastEventTime: 1_700_000_000_600,
 };
 
+// All three set, so one round trip covers each part (a changelog record sets only one).
+const sessionIndex: SessionIndexRecord = {
+  header: {
+    capacity: 50_000,
+    sessionLength: 20,
+    sessionsPerItem: 100,
+    nextSlot: 7,
+    usedSlots: 7,
+    sessionsCreated: 7,
+  },
+  slot: {
+    slot: 6,
+    sessionKey: 'u-1',
+    generation: 4_000_000_000,
+    time: 1_700_000_000_500,
+    items: ['i-1', '', 'i-3'],
+  },
+  item: { itemId: 'i-3', slots: [6, 2], generations: [4_000_000_000, 1], cursor: 2, sessions: 2 },
+};
+
 const fixtures: { [N in SchemaName]: { codec: AvroCodec<unknown>; value: unknown } } = {
   ClickEvent: { codec: codecs.clickEvent, value: click },
   ItemEvent: { codec: codecs.itemEvent, value: item },
@@ -157,6 +178,7 @@ const fixtures: { [N in SchemaName]: { codec: AvroCodec<unknown>; value: unknown
   ItemState: { codec: codecs.itemState, value: itemState },
   RankingState: { codec: codecs.rankingState, value: rankingState },
   ItemModelIncrements: { codec: codecs.itemModelIncrements, value: increments },
+  SessionIndex: { codec: codecs.sessionIndex, value: sessionIndex },
 };
 
 /** Single-object bytes with a hand-written body, for corrupt-record tests. */

@@ -156,7 +156,7 @@ const SAMPLES = 50;
  * Record types with no older writer yet: their first version is the current one. The first change
  * to one of them must copy the released version to `schemas/history/` and drop it from this list.
  */
-const FIRST_VERSION_ONLY: readonly string[] = [];
+const FIRST_VERSION_ONLY: readonly string[] = ['io.eddy.SessionIndex'];
 
 describe('schema files', () => {
   it('has a history fixture for every record type, each matching a current schema', () => {

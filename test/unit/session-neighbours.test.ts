@@ -2,10 +2,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
+  restoreSessionIndex,
+  SESSION_HEADER_KEY,
+  sessionCheckpoint,
+} from '../../streams/model/item-state.js';
+import {
   DEFAULT_SESSION_NEIGHBOUR_CONFIG,
   type SessionNeighbourConfig,
   SessionNeighbours,
 } from '../../streams/model/session-neighbours.js';
+import type { OutgoingRecord } from '../../streams/ports/event-log.js';
 
 const HOUR = 3_600_000;
 
@@ -125,4 +131,91 @@ test('property: replicas fed the same sessions score alike; own items and the ow
     }),
     { numRuns: 200 },
   );
+});
+
+/** A compacted changelog topic in miniature: each key's latest value. */
+function compact(into: Map<string, Uint8Array | null>, records: readonly OutgoingRecord[]): void {
+  for (const record of records) into.set(record.key ?? '', record.value);
+}
+
+function allScores(
+  neighbours: SessionNeighbours,
+  keys: readonly string[],
+  items: readonly string[],
+  now: number,
+) {
+  return [
+    ...items.map((item) => [...scoresOf(neighbours, null, [item], now).scores].sort()),
+    ...keys.map((key, k) =>
+      [...scoresOf(neighbours, key, items.slice(k % 3, (k % 3) + 3), now).scores].sort(),
+    ),
+  ];
+}
+
+const operation = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({ kind: fc.constant('click' as const), session: fc.nat(7), item: fc.nat(10) }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('remove' as const), item: fc.nat(10) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('checkpoint' as const) }) },
+);
+
+test('property: a checkpoint (changes since the last, compacted by key) restores an index that behaves as the original from then on', () => {
+  fc.assert(
+    fc.property(
+      fc.array(operation, { maxLength: 250 }),
+      fc.array(operation, { maxLength: 60 }),
+      (before, after) => {
+        const config = { capacity: 6, sessionLength: 4, sessionsPerItem: 3, sampleSize: 2, neighbours: 2 };
+        const original = new SessionNeighbours(config);
+        const topic = new Map<string, Uint8Array | null>();
+        const sessions = new Map<number, string[]>();
+        let t = 0;
+        const run = (ops: typeof before, targets: readonly SessionNeighbours[]) => {
+          for (const op of ops) {
+            t += 1_000;
+            if (op.kind === 'click') {
+              const preceding = sessions.get(op.session) ?? [];
+              for (const target of targets) target.record(`s${op.session}`, preceding, `i${op.item}`, t);
+              sessions.set(op.session, [...preceding, `i${op.item}`].slice(-config.sessionLength));
+            } else if (op.kind === 'remove') {
+              for (const target of targets) target.removeItem(`i${op.item}`);
+            } else if (targets.length === 1) {
+              compact(topic, sessionCheckpoint(original, 'sessions'));
+            }
+          }
+        };
+        run(before, [original]);
+        compact(topic, sessionCheckpoint(original, 'sessions'));
+
+        const restored = new SessionNeighbours(config);
+        assert.equal(
+          restoreSessionIndex(restored, topic),
+          original.size > 0 || topic.has(SESSION_HEADER_KEY),
+        );
+        assert.deepEqual(restored.header(), original.header());
+        run(after, [original, restored]);
+        const keys = Array.from({ length: 8 }, (_, s) => `s${s}`);
+        const items = Array.from({ length: 11 }, (_, i) => `i${i}`);
+        assert.deepEqual(allScores(restored, keys, items, t), allScores(original, keys, items, t));
+        assert.deepEqual(restored.header(), original.header());
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('a checkpoint written under another index shape is ignored: the index fills again from the stream', () => {
+  const small = new SessionNeighbours({ capacity: 4 });
+  small.record('s1', ['a'], 'b', 1);
+  const topic = new Map<string, Uint8Array | null>();
+  compact(topic, sessionCheckpoint(small, 'sessions'));
+  const other = new SessionNeighbours({ capacity: 8 });
+  assert.equal(restoreSessionIndex(other, topic), false);
+  assert.equal(other.size, 0);
+  const same = new SessionNeighbours({ capacity: 4 });
+  assert.equal(restoreSessionIndex(same, topic), true);
+  assert.equal(same.size, 1);
+  assert.deepEqual(sessionCheckpoint(small, 'sessions'), [], 'nothing changed since: nothing to write');
 });
