@@ -190,10 +190,10 @@ export const DEFAULT_MODEL_CONFIG: ModelConfig = {
     size: 200,
   },
   retrieval: {
-    vectorCandidates: 100,
-    coVisitationCandidates: 100,
+    vectorCandidates: 50,
+    coVisitationCandidates: 50,
     trendingCandidates: 50,
-    sessionCandidates: 100,
+    sessionCandidates: 50,
     coVisitationSeeds: 20,
     seedDecay: 0.7,
     seedNormalization: 0.5,
