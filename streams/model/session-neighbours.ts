@@ -124,7 +124,8 @@ export class SessionNeighbours {
   private readonly changedSlots: number[] = [];
   private itemChanged = new Uint8Array(1024);
   private readonly changedItems: number[] = [];
-  private removedItems: string[] = [];
+  /** Distinct ids, as the item model's own changed set: bounded by the ids the catalog ever held. */
+  private removedItems = new Set<string>();
   /** The one index a restored session's removed items share (they never score); NO_SLOT until needed. */
   private anonymousItem = NO_SLOT;
 
@@ -221,7 +222,7 @@ export class SessionNeighbours {
     this.itemSessionCount[index] = 0;
     // The checkpoint forgets its ring and rewrites the sessions that held it (a catalog change is
     // rare, so one pass over the slots is affordable).
-    this.removedItems.push(itemId);
+    this.removedItems.add(itemId);
     const { sessionLength } = this.config;
     for (let slot = 0; slot < this.config.capacity; slot++) {
       const base = slot * sessionLength;
@@ -273,8 +274,8 @@ export class SessionNeighbours {
       });
     }
     this.changedItems.length = 0;
-    const removed = this.removedItems;
-    this.removedItems = [];
+    const removed = [...this.removedItems];
+    this.removedItems.clear();
     return { header: this.header(), slots, rings, removed };
   }
 
