@@ -77,6 +77,8 @@ export interface KafkaEddyOptions {
 export interface KafkaStartReport {
   readonly items: number;
   readonly itemRecords: number;
+  /** Sessions the session-kNN index restored from its checkpoint. */
+  readonly sessions: number;
   readonly catalogRecords: number;
   /** Item-updates records replayed on top of the item checkpoint, and the offset followed from. */
   readonly itemUpdatesReplayed: number;
@@ -309,6 +311,7 @@ export class KafkaEddy {
       report: {
         items: items.items,
         itemRecords: items.records,
+        sessions: sessions.sessions,
         catalogRecords: prepared.catalogRecords,
         itemUpdatesReplayed: prepared.itemUpdatesReplayed ?? 0,
         itemUpdatesOffset: prepared.itemUpdatesOffset ?? 0,

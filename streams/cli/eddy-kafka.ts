@@ -101,6 +101,7 @@ export async function runKafkaMode(
     logger.info('connected; item checkpoint and catalog loaded; consuming', {
       items: report.items,
       itemChangelogRecords: report.itemRecords,
+      sessions: report.sessions,
       catalogRecords: report.catalogRecords,
       itemUpdatesReplayed: report.itemUpdatesReplayed,
       itemUpdatesOffset: report.itemUpdatesOffset,

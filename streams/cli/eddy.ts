@@ -158,6 +158,7 @@ async function main(argv: readonly string[]): Promise<number> {
       logger.info('state restored from changelogs; consuming', {
         users: restored.users,
         items: restored.items,
+        sessions: restored.sessions ?? 0,
         changelogRecords: restored.records,
       });
     });

@@ -80,4 +80,16 @@ test('user and item state restored from the changelogs equal the live state', as
   const configured = RANKING_FEATURES.map((feature) => eddy.model.config.ranking.weights[feature]);
   assert.notDeepEqual(Array.from(eddy.model.ranking.weights), configured);
   assert.deepEqual(restored.ranking.toRecord(), eddy.model.ranking.toRecord());
+  // The session-kNN index came back with it: the same sessions, and every item's votes alike.
+  assert.ok(eddy.model.sessions.size > 0);
+  assert.equal(report.sessions, eddy.model.sessions.size);
+  assert.deepEqual(restored.sessions.header(), eddy.model.sessions.header());
+  const now = eddy.model.streamTime;
+  const votes = (model: EddyModel, itemId: string) => {
+    const scores = model.sessions.score(null, [itemId], now);
+    return Array.from({ length: scores.count }, (_, i) => `${scores.items[i]}:${scores.values[i]}`).sort();
+  };
+  for (const live of eddy.model.items.values()) {
+    assert.deepEqual(votes(restored, live.itemId), votes(eddy.model, live.itemId), live.itemId);
+  }
 });
