@@ -213,6 +213,11 @@ export class EddyMetrics {
     help: 'Items held in the item model (available or not).',
     registers: [this.registry],
   });
+  readonly sessions = new Gauge({
+    name: 'eddy_state_sessions',
+    help: 'Sessions held in the session-kNN index (at most sessionNeighbours.capacity).',
+    registers: [this.registry],
+  });
   readonly restoreRecordsTotal = new Counter({
     name: 'eddy_restore_records_total',
     help: 'Changelog records applied while restoring state (grows during a restore: its progress).',

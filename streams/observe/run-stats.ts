@@ -212,6 +212,7 @@ export class RunStats implements PipelineObserver {
     m.rankingUpdates.set(ranking.updates);
     m.users.set(this.model.users.size);
     m.items.set(this.model.items.size);
+    m.sessions.set(this.model.sessions.size);
   }
 
   private publishBackpressure(): void {

@@ -148,6 +148,8 @@ test('counters agree with the output topics, by event type and by dead-letter re
   assert.equal(total(samples(f, 'eddy_consumer_lag_records')), 0);
   assert.equal(total(samples(f, 'eddy_state_users')), eddy.users.size);
   assert.equal(total(samples(f, 'eddy_state_items')), eddy.model.items.size);
+  assert.ok(eddy.model.sessions.size > 0);
+  assert.equal(total(samples(f, 'eddy_state_sessions')), eddy.model.sessions.size);
   // The in-process index is timed like any vector store; it has no breaker to open.
   assert.ok(
     total(samples(f, 'eddy_vector_store_request_seconds', 'eddy_vector_store_request_seconds_count'), {
