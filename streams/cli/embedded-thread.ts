@@ -84,7 +84,18 @@ async function runThread(): Promise<number> {
     registry: metrics.registry,
     ready: health.ready,
     summary: () => eddy.stats.summary(),
-    examples: (count) => printExamples(eddy, count, logger, format === 'json'),
+    examples: async (count) => {
+      const logLines: string[] = [];
+      let text = '';
+      const collected = createLogger(
+        { level: settings.logLevel, format, write: (line) => logLines.push(line) },
+        { thread },
+      );
+      await printExamples(eddy, count, collected, format === 'json', (t) => {
+        text += t;
+      });
+      return { logLines, text };
+    },
   });
   send({ type: 'started', httpPort: http.port });
   try {

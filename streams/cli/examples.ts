@@ -12,6 +12,7 @@ export async function printExamples<L extends EmbeddedLog>(
   count: number,
   logger: Logger,
   json: boolean,
+  writeText: (text: string) => void = (text) => process.stdout.write(text),
 ): Promise<void> {
   if (count === 0) return;
   const users = [...eddy.users.entries()]
@@ -51,5 +52,5 @@ export async function printExamples<L extends EmbeddedLog>(
       );
     }
   });
-  process.stdout.write(`${lines.join('\n')}\n`);
+  writeText(`${lines.join('\n')}\n`);
 }

@@ -11,8 +11,8 @@ export type ToThread =
   | { readonly type: 'stop' }
   /**
    * `metrics: false` asks for readiness alone (polled every second; metrics only per scrape);
-   * `summary` asks for the thread's run summary too; `examples` has it print that many example
-   * lists (from its own users) before answering.
+   * `summary` asks for the thread's run summary too; `examples` asks for that many example lists
+   * (from its own users), rendered as log lines.
    */
   | {
       readonly type: 'status';
@@ -28,7 +28,19 @@ export type StatusReply = {
   readonly ready: boolean;
   readonly metrics: MetricObjectWithValues<MetricValue<string>>[] | null;
   readonly summary?: RunSummary | null;
+  /**
+   * The example lists asked for. They travel in the reply rather than through the thread's own
+   * stdout and stderr, which reach the process's asynchronously: written by the supervisor, they
+   * come before whatever it logs next.
+   */
+  readonly examples?: ExampleOutput;
 };
+
+/** Example lists as a thread rendered them: log lines (JSON logs) and readable text (a terminal). */
+export interface ExampleOutput {
+  readonly logLines: readonly string[];
+  readonly text: string;
+}
 
 /** What a pipeline thread sends back. */
 export type FromThread =
@@ -150,10 +162,13 @@ export class PipelineThreads {
     return replies.flatMap((reply) => (reply?.summary ? [reply.summary] : []));
   }
 
-  /** Has `thread` print `count` example lists from its users; resolves once it has. */
+  /** Writes `count` example lists from `thread`'s users (stderr log lines, stdout text); resolves once written. */
   async printExamples(thread: number, count: number): Promise<void> {
     const worker = this.workers[thread];
-    if (worker) await this.status(worker, { examples: count }, 60_000);
+    if (!worker) return;
+    const examples = (await this.status(worker, { examples: count }, 60_000))?.examples;
+    for (const line of examples?.logLines ?? []) process.stderr.write(`${line}\n`);
+    if (examples?.text) process.stdout.write(examples.text);
   }
 
   /** /metrics for the process: every thread's registry, kept apart by their `thread` labels. */
@@ -200,7 +215,8 @@ export interface ThreadStatusSource {
   readonly registry: { getMetricsAsJSON(): Promise<MetricObjectWithValues<MetricValue<string>>[]> };
   ready(): boolean;
   summary?(): RunSummary;
-  examples?(count: number): Promise<void>;
+  /** `count` example lists, rendered. */
+  examples?(count: number): Promise<ExampleOutput>;
 }
 
 /** The thread's side of `PipelineThreads`: answers status requests from `source`. */
@@ -213,14 +229,16 @@ export function answerStatus(
 ): void {
   port.on('message', async (message: ToThread) => {
     if (message.type !== 'status') return;
-    if (message.examples !== undefined && source.examples) await source.examples(message.examples);
+    const examples =
+      message.examples !== undefined && source.examples ? await source.examples(message.examples) : undefined;
     const summary = message.summary === true && source.summary ? source.summary() : null;
+    const reply = { type: 'status', id: message.id, summary, ...(examples ? { examples } : {}) } as const;
     if (!message.metrics) {
-      port.postMessage({ type: 'status', id: message.id, ready: source.ready(), metrics: null, summary });
+      port.postMessage({ ...reply, ready: source.ready(), metrics: null });
       return;
     }
     void source.registry.getMetricsAsJSON().then((metrics) => {
-      port.postMessage({ type: 'status', id: message.id, ready: source.ready(), metrics, summary });
+      port.postMessage({ ...reply, ready: source.ready(), metrics });
     });
   });
 }

@@ -60,8 +60,15 @@ test('two embedded pipeline threads split the clicks, share one item model, answ
   assert.ok(Number(finished.users) > 0 && Number(finished.users) <= USERS, `users ${finished.users}`);
   assert.ok(Number(finished.lists) > 0);
   await eddy.waitForStderrLine((l) => l.includes('still serving'), 30_000);
-  const example = eddy.stderrLines().find((l) => l.includes('"example list"'));
-  assert.ok(example, 'the first thread printed an example list');
+  // The thread renders its examples and the supervisor writes them, so they come first.
+  const lines = eddy.stderrLines();
+  const exampleAt = lines.findIndex((l) => l.includes('"example list"'));
+  assert.ok(exampleAt >= 0, 'the first thread printed an example list');
+  assert.ok(
+    exampleAt < lines.findIndex((l) => l.includes('still serving')),
+    'examples before "still serving"',
+  );
+  assert.equal(parseLogLine(lines[exampleAt]!).thread, 0, 'from the first thread');
 
   // The same stream the command replays (its defaults: seed 42, content vectors of the model's size).
   const events = [
