@@ -21,7 +21,7 @@ import type { EddyMetrics } from '../observe/metrics.js';
 import { RunStats } from '../observe/run-stats.js';
 import { EddyPipeline } from '../pipeline/eddy-pipeline.js';
 import { combineObservers, nullObserver, type PipelineObserver } from '../pipeline/pipeline-observer.js';
-import { restoreItems, restoreRanking, restoreSessions, restoreUsers } from '../pipeline/restore.js';
+import { restoreItemModel, restoreUsers } from '../pipeline/restore.js';
 import type { CommittedBatch } from '../pipeline/stages.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
 import type { TopicPartition, TopicSpec } from '../ports/event-log.js';
@@ -76,6 +76,7 @@ export interface KafkaEddyOptions {
 /** What `start` restored before consuming (user state is restored later, per assigned partition). */
 export interface KafkaStartReport {
   readonly items: number;
+  /** Records read from the item model's changelogs (item state and session index). */
   readonly itemRecords: number;
   /** Sessions the session-kNN index restored from its checkpoint. */
   readonly sessions: number;
@@ -279,39 +280,21 @@ export class KafkaEddy {
     await this.registry?.prepare();
     await this.sink.connect();
     const restoreStarted = performance.now();
-    const items = await restoreItems(this.model, this.reader, this.topics.itemChangelog, (n) =>
+    const restored = await restoreItemModel(this.model, this.reader, this.topics, this.options.groupId, (n) =>
       this.observer.restoring?.(n),
     );
-    const sessions = await restoreSessions(this.model, this.reader, this.topics.sessionChangelog, (n) =>
-      this.observer.restoring?.(n),
-    );
-    const itemUpdatesOffset = await restoreRanking(
-      this.model,
-      this.reader,
-      this.topics.rankingChangelog,
-      this.options.groupId,
-    );
-    this.observer.restored?.(
-      {
-        users: 0,
-        items: items.items,
-        records: items.records + sessions.records,
-        itemUpdatesOffset,
-        sessions: sessions.sessions,
-      },
-      (performance.now() - restoreStarted) / 1000,
-    );
+    this.observer.restored?.(restored, (performance.now() - restoreStarted) / 1000);
     // prepare() replays the item-updates topic from the checkpoint's offset, then follows it.
-    this.pipeline.context.replica?.seek(itemUpdatesOffset);
+    this.pipeline.context.replica?.seek(restored.itemUpdatesOffset);
     const prepared = await this.pipeline.prepare();
     this.prepared = true;
     const running = this.pipeline.run().finally(() => this.close());
     return {
       running,
       report: {
-        items: items.items,
-        itemRecords: items.records,
-        sessions: sessions.sessions,
+        items: restored.items,
+        itemRecords: restored.records,
+        sessions: restored.sessions,
         catalogRecords: prepared.catalogRecords,
         itemUpdatesReplayed: prepared.itemUpdatesReplayed ?? 0,
         itemUpdatesOffset: prepared.itemUpdatesOffset ?? 0,

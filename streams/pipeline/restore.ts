@@ -37,13 +37,30 @@ export async function restoreModel(
     Array.from({ length: userPartitions }, (_, p) => p),
     onProgress,
   );
+  const itemSide = await restoreItemModel(model, reader, topics, groupId, onProgress);
+  return { ...itemSide, users: model.users.size, records: users.records + itemSide.records };
+}
+
+/**
+ * Restores everything the group shares — the item checkpoint, the session-kNN index written beside
+ * it, and the header with the ranking weights and the item-updates offset they reflect (the replay
+ * starts there) — into a model that has not processed events yet. Users are restored apart: on
+ * Kafka, per assigned partition.
+ */
+export async function restoreItemModel(
+  model: EddyModel,
+  reader: LogReader,
+  topics: Pick<TopicNames, 'itemChangelog' | 'sessionChangelog' | 'rankingChangelog'>,
+  groupId: string,
+  onProgress?: (records: number) => void,
+): Promise<RestoreReport & { readonly itemUpdatesOffset: number; readonly sessions: number }> {
   const items = await restoreItems(model, reader, topics.itemChangelog, onProgress);
   const sessions = await restoreSessions(model, reader, topics.sessionChangelog, onProgress);
   const itemUpdatesOffset = await restoreRanking(model, reader, topics.rankingChangelog, groupId);
   return {
-    users: model.users.size,
-    items: model.items.size,
-    records: users.records + items.records + sessions.records,
+    users: 0,
+    items: items.items,
+    records: items.records + sessions.records,
     itemUpdatesOffset,
     sessions: sessions.sessions,
   };
@@ -160,9 +177,8 @@ export async function restoreSessions(
   onProgress?: (records: number) => void,
 ): Promise<{ readonly sessions: number; readonly records: number }> {
   const { latest, records } = await latestPerKey(reader, topic, onProgress);
+  // Restoring marks nothing changed: the next checkpoint writes only what the stream changes.
   const restored = restoreSessionIndex(model.sessions, latest);
-  // Restored state is what the changelog already holds: nothing to checkpoint yet.
-  model.sessions.takeChanges();
   return { sessions: restored ? model.sessions.size : 0, records };
 }
 
