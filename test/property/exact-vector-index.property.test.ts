@@ -276,6 +276,62 @@ describe('ExactVectorIndex against a brute-force reference', () => {
   });
 });
 
+describe('ExactVectorIndex on collections large enough to sample a threshold first', () => {
+  // From 512 points a selection starts from a threshold estimated on a sample of the scores; it must
+  // still return exactly the full selection, whatever the exclusions, conditions, ties and limits.
+  test('paired and single queries equal the brute-force reference', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          size: fc.integer({ min: 512, max: 2500 }),
+          dimension: fc.constantFrom(4, 6, 8),
+          distance: fc.constantFrom<Distance>('cosine', 'dot'),
+          seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          coarse: fc.boolean(),
+          limits: fc.tuple(fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 200 })),
+          excludedShare: fc.constantFrom(0, 0.01, 0.2, 0.7),
+          must: fc.constantFrom<FieldMatch[]>(
+            [],
+            [{ key: 'cat', value: 'c1' }],
+            [{ key: 'live', value: true }],
+          ),
+          mustNot: fc.constantFrom<FieldMatch[]>([], [{ key: 'cat', value: 'c0' }]),
+        }),
+        async (scenario) => {
+          const { size, dimension, distance, seed, coarse, limits, excludedShare, must, mustNot } = scenario;
+          const rng = new Random(seed);
+          // Coarse components make many exact ties, so the threshold often lands on one.
+          const component = (): number => (coarse ? Math.round(rng.normal() * 2) / 2 : rng.normal());
+          const index = new ExactVectorIndex();
+          await index.ensureCollection({ name: 'c', dimension, distance });
+          const model = new Map<string, StoredPoint>();
+          const points = Array.from({ length: size }, (_, i) => ({
+            id: `p${i}`,
+            vector: Float32Array.from({ length: dimension }, component),
+            payload: { cat: `c${i % 3}`, live: rng.next() < 0.9 },
+          }));
+          await index.upsert('c', points);
+          for (const p of points) model.set(p.id, p);
+          const excludeIds = new Set(points.filter(() => rng.next() < excludedShare).map((p) => p.id));
+          const filter: VectorFilter = { excludeIds, must, mustNot };
+          const queries: VectorQuery[] = limits.map((limit) => ({
+            vector: Float32Array.from({ length: dimension }, component),
+            limit,
+            filter,
+          }));
+          const paired = await index.queryBatch('c', queries);
+          const single = await index.queryBatch('c', [queries[0]!]);
+          for (const [i, query] of queries.entries()) {
+            assert.deepStrictEqual(paired[i], bruteForce(distance, model, query));
+          }
+          assert.deepStrictEqual(single[0], paired[0]);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+});
+
 describe('ExactVectorIndex validation and edge cases', () => {
   test('wrong dimensions and conflicting collection specs throw, naming collection and dimensions', async () => {
     const index = new ExactVectorIndex();

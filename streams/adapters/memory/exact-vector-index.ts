@@ -21,8 +21,11 @@ import type {
   VectorStore,
 } from '../../ports/vector-store.js';
 import { DEFAULT_HNSW_PARAMETERS, HnswGraph, type HnswParameters } from './hnsw-graph.js';
+import { dotScores, dotScoresPair, euclidScores } from './scan-kernels.js';
+import { createScanKernel, type ScanKernel } from './simd-scan.js';
 
 const INITIAL_CAPACITY = 64;
+const WASM_PAGE_BYTES = 65_536;
 const NO_CONDITIONS: readonly FieldMatch[] = [];
 
 class Collection {
@@ -42,22 +45,36 @@ class Collection {
   readonly secondQuery: Float32Array;
   heapSlots = new Int32Array(16);
   heapScores = new Float64Array(16);
+  /** Scratch of `sampledThreshold`. */
+  samples = new Float64Array(0);
   /** The approximate index once the collection is large enough; node ↔ slot maps beside it. */
   graph: HnswGraph | null = null;
   nodeOfSlot: Int32Array<ArrayBuffer> = new Int32Array(0);
   slotOfNode: Int32Array<ArrayBuffer> = new Int32Array(0);
+  /**
+   * The SIMD dot-product kernel, whose memory holds the vectors, both queries (widened to float64)
+   * and both score arrays, so a scan copies nothing; null where it does not apply (euclid, a
+   * dimension that is not a multiple of 4, no SIMD), and the JavaScript kernels score instead.
+   */
+  private readonly kernel: ScanKernel | null;
+  private wideQuery = new Float64Array(0);
+  private wideSecondQuery = new Float64Array(0);
+  private scoresAt = 0;
+  private secondScoresAt = 0;
 
   constructor(
     readonly name: string,
     readonly dimension: number,
     readonly distance: Distance,
   ) {
-    this.vectors = new Float32Array(INITIAL_CAPACITY * dimension);
-    this.excluded = new Uint8Array(INITIAL_CAPACITY);
-    this.scores = new Float64Array(INITIAL_CAPACITY);
-    this.secondScores = new Float64Array(INITIAL_CAPACITY);
+    this.kernel = distance !== 'euclid' && dimension % 4 === 0 ? createScanKernel() : null;
+    this.vectors = new Float32Array(0);
+    this.excluded = new Uint8Array(0);
+    this.scores = new Float64Array(0);
+    this.secondScores = new Float64Array(0);
     this.query = new Float32Array(dimension);
     this.secondQuery = new Float32Array(dimension);
+    this.reserve(INITIAL_CAPACITY);
   }
 
   get size(): number {
@@ -68,12 +85,60 @@ class Collection {
     const capacity = this.excluded.length;
     if (size <= capacity) return;
     const next = Math.max(size, capacity * 2);
-    const vectors = new Float32Array(next * this.dimension);
-    vectors.set(this.vectors.subarray(0, this.size * this.dimension));
-    this.vectors = vectors;
     this.excluded = new Uint8Array(next);
-    this.scores = new Float64Array(next);
-    this.secondScores = new Float64Array(next);
+    if (this.kernel === null) {
+      const vectors = new Float32Array(next * this.dimension);
+      vectors.set(this.vectors.subarray(0, this.size * this.dimension));
+      this.vectors = vectors;
+      this.scores = new Float64Array(next);
+      this.secondScores = new Float64Array(next);
+      return;
+    }
+    // Layout: both queries, then the vectors, then both score arrays. The vectors never move (they
+    // grow into the old scores, which are scratch), so growing copies nothing.
+    const memory = this.kernel.memory;
+    const vectorsAt = 16 * this.dimension;
+    this.scoresAt = vectorsAt + 4 * this.dimension * next;
+    this.secondScoresAt = this.scoresAt + 8 * next;
+    const bytes = this.secondScoresAt + 8 * next;
+    const pages = Math.ceil(bytes / WASM_PAGE_BYTES) - memory.buffer.byteLength / WASM_PAGE_BYTES;
+    if (pages > 0) memory.grow(pages);
+    // Growing detaches the old buffer: every view is made anew.
+    const buffer = memory.buffer;
+    this.wideQuery = new Float64Array(buffer, 0, this.dimension);
+    this.wideSecondQuery = new Float64Array(buffer, 8 * this.dimension, this.dimension);
+    this.vectors = new Float32Array(buffer, vectorsAt, next * this.dimension);
+    this.scores = new Float64Array(buffer, this.scoresAt, next);
+    this.secondScores = new Float64Array(buffer, this.secondScoresAt, next);
+  }
+
+  /** Dot products of every live vector with `q`, into `scores`. */
+  scoreDot(q: Float32Array): void {
+    if (this.kernel === null) {
+      dotScores(this.vectors, q, this.dimension, this.size, this.scores);
+      return;
+    }
+    this.wideQuery.set(q);
+    this.kernel.dot(16 * this.dimension, 0, this.dimension / 4, this.size, this.scoresAt);
+  }
+
+  /** `scoreDot` for two queries in one pass, into `scores` and `secondScores`. */
+  scoreDotPair(q1: Float32Array, q2: Float32Array): void {
+    if (this.kernel === null) {
+      dotScoresPair(this.vectors, q1, q2, this.dimension, this.size, this.scores, this.secondScores);
+      return;
+    }
+    this.wideQuery.set(q1);
+    this.wideSecondQuery.set(q2);
+    this.kernel.dotPair(
+      16 * this.dimension,
+      0,
+      8 * this.dimension,
+      this.dimension / 4,
+      this.size,
+      this.scoresAt,
+      this.secondScoresAt,
+    );
   }
 }
 
@@ -336,13 +401,13 @@ function search(c: Collection, query: VectorQuery): ScoredPoint[] {
   const limit = Math.min(query.limit, c.size);
   if (limit === 0) return [];
   if (c.distance === 'euclid') euclidScores(c.vectors, q, c.dimension, c.size, c.scores);
-  else dotScores(c.vectors, q, c.dimension, c.size, c.scores);
+  else c.scoreDot(q);
   const excludeIds = query.filter?.excludeIds;
-  const hasExclusions = markExcluded(c, excludeIds, 1);
+  const exclusions = markExcluded(c, excludeIds, 1);
   try {
-    return selectBest(c, c.scores, limit, query.filter, hasExclusions);
+    return selectBest(c, c.scores, limit, query.filter, exclusions);
   } finally {
-    if (hasExclusions) markExcluded(c, excludeIds, 0);
+    if (exclusions > 0) markExcluded(c, excludeIds, 0);
   }
 }
 
@@ -357,7 +422,7 @@ function searchGraph(c: Collection, query: VectorQuery, efSearch: number): Score
   const mustNot = filter?.mustNot ?? NO_CONDITIONS;
   const hasConditions = must.length > 0 || mustNot.length > 0;
   const excludeIds = filter?.excludeIds;
-  const hasExclusions = markExcluded(c, excludeIds, 1);
+  const hasExclusions = markExcluded(c, excludeIds, 1) > 0;
   if (c.heapSlots.length < limit) {
     c.heapSlots = new Int32Array(limit);
     c.heapScores = new Float64Array(limit);
@@ -401,28 +466,98 @@ function searchPair(c: Collection, first: VectorQuery, second: VectorQuery): [Sc
   const q2 = prepareQuery(c, second, c.secondQuery);
   const size = c.size;
   if (size === 0) return [[], []];
-  dotScoresPair(c.vectors, q1, q2, c.dimension, size, c.scores, c.secondScores);
+  c.scoreDotPair(q1, q2);
   const excludeIds = first.filter?.excludeIds;
-  const hasExclusions = markExcluded(c, excludeIds, 1);
+  const exclusions = markExcluded(c, excludeIds, 1);
   try {
     return [
-      selectBest(c, c.scores, Math.min(first.limit, size), first.filter, hasExclusions),
-      selectBest(c, c.secondScores, Math.min(second.limit, size), second.filter, hasExclusions),
+      selectBest(c, c.scores, Math.min(first.limit, size), first.filter, exclusions),
+      selectBest(c, c.secondScores, Math.min(second.limit, size), second.filter, exclusions),
     ];
   } finally {
-    if (hasExclusions) markExcluded(c, excludeIds, 0);
+    if (exclusions > 0) markExcluded(c, excludeIds, 0);
   }
 }
 
-/** The `limit` best-scored points that pass `filter` (exclusions already marked), best first. */
+/**
+ * The `limit` best-scored points that pass `filter` (`exclusions` slots already marked), best first.
+ *
+ * On a large collection most points cannot make the top `limit`, yet a heap pass pays a comparison
+ * and often a sift for each: a sample of every SAMPLE_STRIDE-th score first gives a threshold that
+ * about twice the points the list needs (the excluded ones counted as lost) clear, and only those
+ * enter the heap. Exact: if at least `limit` points that pass the filter clear the threshold, the
+ * best `limit` all do; if fewer do, the full pass runs instead.
+ */
 function selectBest(
   c: Collection,
   scores: Float64Array,
   limit: number,
   filter: VectorFilter | undefined,
-  hasExclusions: boolean,
+  exclusions: number,
 ): ScoredPoint[] {
   if (limit === 0) return [];
+  const size = c.size;
+  if (size >= THRESHOLD_MIN_SIZE && 4 * (limit + exclusions) < size) {
+    const threshold = sampledThreshold(c, scores, size, 2 * (limit + exclusions));
+    const selected = selectInto(c, scores, limit, filter, exclusions > 0, threshold);
+    if (selected.length === limit) return selected;
+  }
+  return selectInto(c, scores, limit, filter, exclusions > 0, Number.NEGATIVE_INFINITY);
+}
+
+/** Collections from which `selectBest` samples a threshold first. */
+const THRESHOLD_MIN_SIZE = 512;
+const SAMPLE_STRIDE = 8;
+
+/**
+ * A score that about `wanted` of the collection's `size` scores reach, estimated from every
+ * SAMPLE_STRIDE-th one (the order of slots has nothing to do with scores).
+ */
+function sampledThreshold(c: Collection, scores: Float64Array, size: number, wanted: number): number {
+  const samples = Math.ceil(size / SAMPLE_STRIDE);
+  if (c.samples.length < samples) c.samples = new Float64Array(samples * 2);
+  const sample = c.samples;
+  for (let i = 0, slot = 0; i < samples; i++, slot += SAMPLE_STRIDE) sample[i] = scores[slot]!;
+  // The rank among the samples that corresponds to `wanted` among all, plus slack for the sample's noise.
+  const rank = Math.min(samples - 1, Math.ceil((wanted * samples) / size) + 2);
+  return kthLargest(sample, samples, rank);
+}
+
+/** The value of rank `k` (0 = largest) among `values[0..n)`, which are reordered (quickselect). */
+function kthLargest(values: Float64Array, n: number, k: number): number {
+  let low = 0;
+  let high = n - 1;
+  while (low < high) {
+    const pivot = values[(low + high) >>> 1]!;
+    let i = low;
+    let j = high;
+    while (i <= j) {
+      while (values[i]! > pivot) i++;
+      while (values[j]! < pivot) j--;
+      if (i <= j) {
+        const t = values[i]!;
+        values[i] = values[j]!;
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) high = j;
+    else if (k >= i) low = i;
+    else return values[k]!;
+  }
+  return values[k]!;
+}
+
+/** The heap pass of `selectBest` over the points scoring at least `threshold`. */
+function selectInto(
+  c: Collection,
+  scores: Float64Array,
+  limit: number,
+  filter: VectorFilter | undefined,
+  hasExclusions: boolean,
+  threshold: number,
+): ScoredPoint[] {
   const must = filter?.must ?? NO_CONDITIONS;
   const mustNot = filter?.mustNot ?? NO_CONDITIONS;
   const hasConditions = must.length > 0 || mustNot.length > 0;
@@ -439,8 +574,9 @@ function selectBest(
 
   let count = 0;
   for (let slot = 0; slot < size; slot++) {
-    if (hasExclusions && excluded[slot] === 1) continue;
     const score = scores[slot]!;
+    if (score < threshold) continue;
+    if (hasExclusions && excluded[slot] === 1) continue;
     if (count === limit) {
       const worst = heapScores[0]!;
       if (score < worst || (score === worst && ids[slot]! > ids[heapSlots[0]!]!)) continue;
@@ -470,127 +606,17 @@ function selectBest(
   return result;
 }
 
-/*
- * The scoring kernels sum in four partial sums (lane j % 4, combined as (s0 + s1) + (s2 + s3), any
- * components past the last multiple of 4 going to s0): a single running sum is bound by the latency
- * of each add, four let the CPU overlap them. The order is fixed, so scores are deterministic and a
- * reference implementation can reproduce them bit for bit.
- */
-
-function dotScores(
-  vectors: Float32Array,
-  q: Float32Array,
-  dimension: number,
-  size: number,
-  out: Float64Array,
-): void {
-  const unrolled = dimension & ~3;
-  for (let slot = 0, base = 0; slot < size; slot++, base += dimension) {
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let j = 0;
-    for (let k = base; j < unrolled; j += 4, k += 4) {
-      s0 += q[j]! * vectors[k]!;
-      s1 += q[j + 1]! * vectors[k + 1]!;
-      s2 += q[j + 2]! * vectors[k + 2]!;
-      s3 += q[j + 3]! * vectors[k + 3]!;
-    }
-    for (; j < dimension; j++) s0 += q[j]! * vectors[base + j]!;
-    out[slot] = s0 + s1 + (s2 + s3);
-  }
-}
-
-/** `dotScores` for two queries at once: each vector is loaded once for both (same summation order). */
-function dotScoresPair(
-  vectors: Float32Array,
-  q1: Float32Array,
-  q2: Float32Array,
-  dimension: number,
-  size: number,
-  out1: Float64Array,
-  out2: Float64Array,
-): void {
-  const unrolled = dimension & ~3;
-  for (let slot = 0, base = 0; slot < size; slot++, base += dimension) {
-    let a0 = 0;
-    let a1 = 0;
-    let a2 = 0;
-    let a3 = 0;
-    let b0 = 0;
-    let b1 = 0;
-    let b2 = 0;
-    let b3 = 0;
-    let j = 0;
-    for (let k = base; j < unrolled; j += 4, k += 4) {
-      const v0 = vectors[k]!;
-      const v1 = vectors[k + 1]!;
-      const v2 = vectors[k + 2]!;
-      const v3 = vectors[k + 3]!;
-      a0 += q1[j]! * v0;
-      a1 += q1[j + 1]! * v1;
-      a2 += q1[j + 2]! * v2;
-      a3 += q1[j + 3]! * v3;
-      b0 += q2[j]! * v0;
-      b1 += q2[j + 1]! * v1;
-      b2 += q2[j + 2]! * v2;
-      b3 += q2[j + 3]! * v3;
-    }
-    for (; j < dimension; j++) {
-      const v = vectors[base + j]!;
-      a0 += q1[j]! * v;
-      b0 += q2[j]! * v;
-    }
-    out1[slot] = a0 + a1 + (a2 + a3);
-    out2[slot] = b0 + b1 + (b2 + b3);
-  }
-}
-
-function euclidScores(
-  vectors: Float32Array,
-  q: Float32Array,
-  dimension: number,
-  size: number,
-  out: Float64Array,
-): void {
-  const unrolled = dimension & ~3;
-  for (let slot = 0, base = 0; slot < size; slot++, base += dimension) {
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let j = 0;
-    for (let k = base; j < unrolled; j += 4, k += 4) {
-      const d0 = q[j]! - vectors[k]!;
-      const d1 = q[j + 1]! - vectors[k + 1]!;
-      const d2 = q[j + 2]! - vectors[k + 2]!;
-      const d3 = q[j + 3]! - vectors[k + 3]!;
-      s0 += d0 * d0;
-      s1 += d1 * d1;
-      s2 += d2 * d2;
-      s3 += d3 * d3;
-    }
-    for (; j < dimension; j++) {
-      const d = q[j]! - vectors[base + j]!;
-      s0 += d * d;
-    }
-    // `0 -` rather than unary minus so a zero distance scores +0, not -0.
-    out[slot] = 0 - Math.sqrt(s0 + s1 + (s2 + s3));
-  }
-}
-
-/** Sets (mark 1) or clears (mark 0) the exclusion flag of every excluded id present; returns whether any was set. */
-function markExcluded(c: Collection, excludeIds: VectorFilter['excludeIds'], mark: 0 | 1): boolean {
-  if (excludeIds === undefined) return false;
-  let any = false;
+/** Sets (mark 1) or clears (mark 0) the exclusion flag of every excluded id present; returns how many. */
+function markExcluded(c: Collection, excludeIds: VectorFilter['excludeIds'], mark: 0 | 1): number {
+  if (excludeIds === undefined) return 0;
+  let marked = 0;
   for (const id of excludeIds) {
     const slot = c.slots.get(id);
     if (slot === undefined) continue;
     c.excluded[slot] = mark;
-    any = true;
+    marked++;
   }
-  return any;
+  return marked;
 }
 
 function passes(payload: Payload, must: readonly FieldMatch[], mustNot: readonly FieldMatch[]): boolean {
