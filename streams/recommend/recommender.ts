@@ -10,7 +10,7 @@ import {
   rankingContext,
 } from '../model/ranking-learner.js';
 import { categoryScore, strongestCategoryAffinity, type UserPreferences } from '../model/user-preferences.js';
-import { dot, isZero, normalizeInto } from '../model/vector-math.js';
+import { isZero, normalizeInto } from '../model/vector-math.js';
 import type { ScoredPoint, VectorQuery, VectorStore } from '../ports/vector-store.js';
 import { topIndicesByValue } from '../util/top-k.js';
 import { diversify } from './diversify.js';
@@ -68,6 +68,15 @@ class PooledCandidate implements Candidate {
     f.popularity = 0;
     f.category = 0;
   }
+}
+
+/** The order `rememberPool` writes features in, which must be the learner's. */
+const WRITTEN_FEATURE_ORDER =
+  'longTerm,shortTerm,coVisitation,sequence,nextItem,sessionKnn,popularity,category';
+if (RANKING_FEATURES.join(',') !== WRITTEN_FEATURE_ORDER) {
+  throw new Error(
+    `Recommender.rememberPool writes ${WRITTEN_FEATURE_ORDER}, but the learner reads ${RANKING_FEATURES.join(',')}`,
+  );
 }
 
 /** The signal switches the ranking uses; ablations turn them off by zeroing a weight. */
@@ -174,10 +183,7 @@ export class Recommender {
         dimension: this.model.config.dimension,
       },
       // The target vectors score() read, still cached on the items (nothing changed them since).
-      (c, out) => {
-        out.set(this.model.items.cachedTargetVector(c.item));
-        return out;
-      },
+      (c) => this.model.items.cachedTargetVector(c.item),
     );
     return picked.map((c, i) => ({ itemId: c.item.itemId, score: c.score, rank: i + 1, source: c.source }));
   }
@@ -211,7 +217,17 @@ export class Recommender {
     let offset = 0;
     for (const [itemId, c] of candidates) {
       ids.push(itemId);
-      for (const name of RANKING_FEATURES) features[offset++] = c.features[name];
+      // RANKING_FEATURES order, written out: a keyed read per feature name cost more than the rest.
+      const f = c.features;
+      features[offset] = f.longTerm;
+      features[offset + 1] = f.shortTerm;
+      features[offset + 2] = f.coVisitation;
+      features[offset + 3] = f.sequence;
+      features[offset + 4] = f.nextItem;
+      features[offset + 5] = f.sessionKnn;
+      features[offset + 6] = f.popularity;
+      features[offset + 7] = f.category;
+      offset += FEATURE_COUNT;
     }
     this.model.ranking.remember(userId, ids, features, context);
   }
@@ -413,8 +429,7 @@ export class Recommender {
     for (const c of candidates.values()) {
       const itemVector = this.model.items.cachedTargetVector(c.item);
       const f = c.features;
-      f.longTerm = dot(longTerm, itemVector);
-      f.shortTerm = dot(shortTerm, itemVector);
+      dotBoth(longTerm, shortTerm, itemVector, f);
       f.popularity = this.model.trending.relative(c.item.itemId);
       f.category = categoryScore(user, c.item.categories, strongestCategory);
       // Summed in a fixed order (the same as the sources below) so scores are reproducible.
@@ -451,4 +466,25 @@ export class Recommender {
       c.source = best;
     }
   }
+}
+
+/**
+ * `dot(longTerm, item)` and `dot(shortTerm, item)` into the features in one pass over the item's
+ * vector, each summed in `dot`'s order (so the features are the same to the bit).
+ */
+function dotBoth(
+  longTerm: Float32Array,
+  shortTerm: Float32Array,
+  item: Float32Array,
+  f: { longTerm: number; shortTerm: number },
+): void {
+  let long = 0;
+  let short = 0;
+  for (let i = 0; i < item.length; i++) {
+    const v = item[i]!;
+    long += longTerm[i]! * v;
+    short += shortTerm[i]! * v;
+  }
+  f.longTerm = long;
+  f.shortTerm = short;
 }

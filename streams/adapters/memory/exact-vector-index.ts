@@ -45,8 +45,9 @@ class Collection {
   readonly secondQuery: Float32Array;
   heapSlots = new Int32Array(16);
   heapScores = new Float64Array(16);
-  /** Scratch of `sampledThreshold`. */
+  /** Scratch of `sampledThreshold` and `selectInto`. */
   samples = new Float64Array(0);
+  gathered = new Int32Array(0);
   /** The approximate index once the collection is large enough; node ↔ slot maps beside it. */
   graph: HnswGraph | null = null;
   nodeOfSlot: Int32Array<ArrayBuffer> = new Int32Array(0);
@@ -572,11 +573,20 @@ function selectInto(
   const excluded = c.excluded;
   const size = c.size;
 
-  let count = 0;
+  // First the slots that clear the threshold and are not excluded, in a loop tight enough to run
+  // at memory speed; then the heap over those few.
+  if (c.gathered.length < size) c.gathered = new Int32Array(Math.max(size, 2 * c.gathered.length));
+  const gathered = c.gathered;
+  let clearing = 0;
   for (let slot = 0; slot < size; slot++) {
-    const score = scores[slot]!;
-    if (score < threshold) continue;
+    if (scores[slot]! >= threshold) gathered[clearing++] = slot;
+  }
+
+  let count = 0;
+  for (let g = 0; g < clearing; g++) {
+    const slot = gathered[g]!;
     if (hasExclusions && excluded[slot] === 1) continue;
+    const score = scores[slot]!;
     if (count === limit) {
       const worst = heapScores[0]!;
       if (score < worst || (score === worst && ids[slot]! > ids[heapSlots[0]!]!)) continue;
