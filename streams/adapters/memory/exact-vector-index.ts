@@ -26,6 +26,10 @@ import { createScanKernel, type ScanKernel } from './simd-scan.js';
 
 const INITIAL_CAPACITY = 64;
 const WASM_PAGE_BYTES = 65_536;
+/** Verdicts of a filter's conditions on a point (0: not yet known). */
+const PASSES = 1;
+const FAILS = 2;
+const MAX_CACHED_FILTERS = 16;
 const NO_CONDITIONS: readonly FieldMatch[] = [];
 
 class Collection {
@@ -45,6 +49,13 @@ class Collection {
   readonly secondQuery: Float32Array;
   heapSlots = new Int32Array(16);
   heapScores = new Float64Array(16);
+  /**
+   * Per filter (its conditions, as `conditionKey` writes them), each slot's verdict: 0 not yet
+   * known, PASSES or FAILS. Reading a payload field by a key known only at run time is a slow,
+   * megamorphic lookup, and the same few filters (Eddy sends one) are asked of the same points
+   * query after query; a slot's verdicts are forgotten when its payload changes.
+   */
+  readonly verdicts = new Map<string, Uint8Array>();
   /** Scratch of `sampledThreshold` and `selectInto`. */
   samples = new Float64Array(0);
   gathered = new Int32Array(0);
@@ -87,6 +98,11 @@ class Collection {
     if (size <= capacity) return;
     const next = Math.max(size, capacity * 2);
     this.excluded = new Uint8Array(next);
+    for (const [key, verdicts] of this.verdicts) {
+      const grown = new Uint8Array(next);
+      grown.set(verdicts);
+      this.verdicts.set(key, grown);
+    }
     if (this.kernel === null) {
       const vectors = new Float32Array(next * this.dimension);
       vectors.set(this.vectors.subarray(0, this.size * this.dimension));
@@ -111,6 +127,27 @@ class Collection {
     this.vectors = new Float32Array(buffer, vectorsAt, next * this.dimension);
     this.scores = new Float64Array(buffer, this.scoresAt, next);
     this.secondScores = new Float64Array(buffer, this.secondScoresAt, next);
+  }
+
+  /** The verdicts of the filter with these conditions (a new filter starts with none known). */
+  verdictsOf(must: readonly FieldMatch[], mustNot: readonly FieldMatch[]): Uint8Array {
+    const key = conditionKey(must, mustNot);
+    let verdicts = this.verdicts.get(key);
+    if (verdicts === undefined) {
+      // Bounded: a caller sending ever new filters gets a cache that starts over, not one that grows.
+      if (this.verdicts.size >= MAX_CACHED_FILTERS) this.verdicts.clear();
+      verdicts = new Uint8Array(this.excluded.length);
+      this.verdicts.set(key, verdicts);
+    }
+    return verdicts;
+  }
+
+  /** Forgets the verdicts of `slot` (its payload changed), or moves `from`'s there (swap-remove). */
+  resetVerdicts(slot: number, from = -1): void {
+    for (const verdicts of this.verdicts.values()) {
+      verdicts[slot] = from < 0 ? 0 : verdicts[from]!;
+      if (from >= 0) verdicts[from] = 0;
+    }
   }
 
   /** Dot products of every live vector with `q`, into `scores`. */
@@ -235,6 +272,7 @@ export class InMemoryVectorIndex implements VectorStore {
       } else {
         c.payloads[slot] = point.payload;
       }
+      c.resetVerdicts(slot);
       const base = slot * dimension;
       const vector = point.vector;
       if (c.distance === 'cosine') {
@@ -297,6 +335,7 @@ export class InMemoryVectorIndex implements VectorStore {
         c.vectors.copyWithin(slot * dimension, last * dimension, (last + 1) * dimension);
         c.ids[slot] = moved;
         c.payloads[slot] = c.payloads[last]!;
+        c.resetVerdicts(slot, last);
         c.slots.set(moved, slot);
       }
       c.ids.pop();
@@ -421,7 +460,7 @@ function searchGraph(c: Collection, query: VectorQuery, efSearch: number): Score
   const filter = query.filter;
   const must = filter?.must ?? NO_CONDITIONS;
   const mustNot = filter?.mustNot ?? NO_CONDITIONS;
-  const hasConditions = must.length > 0 || mustNot.length > 0;
+  const verdicts = must.length > 0 || mustNot.length > 0 ? c.verdictsOf(must, mustNot) : null;
   const excludeIds = filter?.excludeIds;
   const hasExclusions = markExcluded(c, excludeIds, 1) > 0;
   if (c.heapSlots.length < limit) {
@@ -439,7 +478,13 @@ function searchGraph(c: Collection, query: VectorQuery, efSearch: number): Score
       (node) => {
         const slot = slotOfNode[node]!;
         if (hasExclusions && excluded[slot] === 1) return false;
-        return !hasConditions || passes(payloads[slot]!, must, mustNot);
+        if (verdicts === null) return true;
+        let verdict = verdicts[slot]!;
+        if (verdict === 0) {
+          verdict = passes(payloads[slot]!, must, mustNot) ? PASSES : FAILS;
+          verdicts[slot] = verdict;
+        }
+        return verdict === PASSES;
       },
       c.heapSlots,
       c.heapScores,
@@ -484,10 +529,10 @@ function searchPair(c: Collection, first: VectorQuery, second: VectorQuery): [Sc
  * The `limit` best-scored points that pass `filter` (`exclusions` slots already marked), best first.
  *
  * On a large collection most points cannot make the top `limit`, yet a heap pass pays a comparison
- * and often a sift for each: a sample of every SAMPLE_STRIDE-th score first gives a threshold that
- * about twice the points the list needs (the excluded ones counted as lost) clear, and only those
- * enter the heap. Exact: if at least `limit` points that pass the filter clear the threshold, the
- * best `limit` all do; if fewer do, the full pass runs instead.
+ * and often a sift for each: a sample of every SAMPLE_STRIDE-th score of the points not excluded
+ * first gives a threshold that about twice the points the list needs clear, and only those enter
+ * the heap. Exact: if at least `limit` points that pass the filter clear the threshold, the best
+ * `limit` all do; if fewer do, the full pass runs instead.
  */
 function selectBest(
   c: Collection,
@@ -498,29 +543,43 @@ function selectBest(
 ): ScoredPoint[] {
   if (limit === 0) return [];
   const size = c.size;
-  if (size >= THRESHOLD_MIN_SIZE && 4 * (limit + exclusions) < size) {
-    const threshold = sampledThreshold(c, scores, size, 2 * (limit + exclusions));
+  const eligible = size - exclusions;
+  if (eligible >= THRESHOLD_MIN_SIZE && 4 * limit < eligible) {
+    const threshold = sampledThreshold(c, scores, size, eligible, 2 * limit, exclusions > 0);
     const selected = selectInto(c, scores, limit, filter, exclusions > 0, threshold);
     if (selected.length === limit) return selected;
   }
   return selectInto(c, scores, limit, filter, exclusions > 0, Number.NEGATIVE_INFINITY);
 }
 
-/** Collections from which `selectBest` samples a threshold first. */
+/** Collections (of points not excluded) from which `selectBest` samples a threshold first. */
 const THRESHOLD_MIN_SIZE = 512;
 const SAMPLE_STRIDE = 8;
 
 /**
- * A score that about `wanted` of the collection's `size` scores reach, estimated from every
- * SAMPLE_STRIDE-th one (the order of slots has nothing to do with scores).
+ * A score that about `wanted` of the `eligible` points not excluded reach, estimated from every
+ * SAMPLE_STRIDE-th slot's (the order of slots has nothing to do with scores).
  */
-function sampledThreshold(c: Collection, scores: Float64Array, size: number, wanted: number): number {
-  const samples = Math.ceil(size / SAMPLE_STRIDE);
-  if (c.samples.length < samples) c.samples = new Float64Array(samples * 2);
+function sampledThreshold(
+  c: Collection,
+  scores: Float64Array,
+  size: number,
+  eligible: number,
+  wanted: number,
+  hasExclusions: boolean,
+): number {
+  const most = Math.ceil(size / SAMPLE_STRIDE);
+  if (c.samples.length < most) c.samples = new Float64Array(most * 2);
   const sample = c.samples;
-  for (let i = 0, slot = 0; i < samples; i++, slot += SAMPLE_STRIDE) sample[i] = scores[slot]!;
+  const excluded = c.excluded;
+  let samples = 0;
+  for (let slot = 0; slot < size; slot += SAMPLE_STRIDE) {
+    if (hasExclusions && excluded[slot] === 1) continue;
+    sample[samples++] = scores[slot]!;
+  }
+  if (samples === 0) return Number.NEGATIVE_INFINITY;
   // The rank among the samples that corresponds to `wanted` among all, plus slack for the sample's noise.
-  const rank = Math.min(samples - 1, Math.ceil((wanted * samples) / size) + 2);
+  const rank = Math.min(samples - 1, Math.ceil((wanted * samples) / eligible) + 2);
   return kthLargest(sample, samples, rank);
 }
 
@@ -561,7 +620,7 @@ function selectInto(
 ): ScoredPoint[] {
   const must = filter?.must ?? NO_CONDITIONS;
   const mustNot = filter?.mustNot ?? NO_CONDITIONS;
-  const hasConditions = must.length > 0 || mustNot.length > 0;
+  const verdicts = must.length > 0 || mustNot.length > 0 ? c.verdictsOf(must, mustNot) : null;
   if (c.heapSlots.length < limit) {
     c.heapSlots = new Int32Array(limit);
     c.heapScores = new Float64Array(limit);
@@ -592,7 +651,14 @@ function selectInto(
       if (score < worst || (score === worst && ids[slot]! > ids[heapSlots[0]!]!)) continue;
     }
     // The payload check runs only for points that would enter the top-k, which is rarely most of them.
-    if (hasConditions && !passes(payloads[slot]!, must, mustNot)) continue;
+    if (verdicts !== null) {
+      let verdict = verdicts[slot]!;
+      if (verdict === 0) {
+        verdict = passes(payloads[slot]!, must, mustNot) ? PASSES : FAILS;
+        verdicts[slot] = verdict;
+      }
+      if (verdict === FAILS) continue;
+    }
     if (count < limit) {
       heapSlots[count] = slot;
       heapScores[count] = score;
@@ -627,6 +693,19 @@ function markExcluded(c: Collection, excludeIds: VectorFilter['excludeIds'], mar
     marked++;
   }
   return marked;
+}
+
+/** A filter's conditions as a key: equal keys select the same points. */
+function conditionKey(must: readonly FieldMatch[], mustNot: readonly FieldMatch[]): string {
+  let key = '';
+  for (const condition of must) key += `+${conditionPart(condition)}`;
+  for (const condition of mustNot) key += `-${conditionPart(condition)}`;
+  return key;
+}
+
+function conditionPart({ key, value }: FieldMatch): string {
+  // Typed and length-prefixed, so no two different conditions write the same text.
+  return `${key.length}:${key}${typeof value}:${String(value).length}:${String(value)}`;
 }
 
 function passes(payload: Payload, must: readonly FieldMatch[], mustNot: readonly FieldMatch[]): boolean {
