@@ -34,6 +34,13 @@ export interface ItemProfile {
   inChanged: boolean;
   inTouched: boolean;
   removed: boolean;
+  /**
+   * Bookkeeping of `Recommender`, not state: the list (a process-wide round number) that last
+   * admitted the item as a candidate, and the candidate's slot in that list's pool, so admitting
+   * it again costs no string-keyed look-up.
+   */
+  candidateRound: number;
+  candidateSlot: number;
 }
 
 /** Negative sampling's state (see `ItemModel.samplingState`). */
@@ -102,6 +109,8 @@ export class ItemModel {
       inChanged: false,
       inTouched: false,
       removed: false,
+      candidateRound: 0,
+      candidateSlot: -1,
     };
     this.items.set(itemId, item);
     this.markTouched(item);

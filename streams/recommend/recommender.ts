@@ -79,6 +79,9 @@ if (RANKING_FEATURES.join(',') !== WRITTEN_FEATURE_ORDER) {
   );
 }
 
+/** Numbers the lists ranked in this process, so an item's `candidateRound` names one list whichever Recommender ranked it. */
+let candidateRounds = 0;
+
 /** The signal switches the ranking uses; ablations turn them off by zeroing a weight. */
 export type RankingWeights = EddyModel['config']['ranking']['weights'];
 
@@ -97,8 +100,10 @@ export class Recommender {
   /** Reused per list: the user's recent engaged items, oldest first (the session-kNN query). */
   private readonly sessionItems: string[] = [];
   private neighbourValues = new Float64Array(1024);
-  /** Reused per list: the candidates by item id, and the objects they are drawn from. */
-  private readonly candidates = new Map<string, Candidate>();
+  /**
+   * Reused per list: the candidates, in order of admission, `candidatesUsed` of them (an item's
+   * slot is on the item itself, `ItemProfile.candidateSlot`, valid for its `candidateRound`).
+   */
   private readonly candidatePool: PooledCandidate[] = [];
   private candidatesUsed = 0;
   /** Reused per list: scores and ids of the candidates, for `bestCandidates`. */
@@ -169,10 +174,10 @@ export class Recommender {
     listSize = this.model.config.ranking.listSize,
     learn = true,
   ): RecommendedItem[] {
-    const candidates = this.gatherCandidates(user, vectorResults);
+    this.gatherCandidates(user, vectorResults);
     const context = rankingContext(user, this.model.config);
-    this.score(user, candidates, context);
-    if (learn && this.model.ranking.enabled) this.rememberPool(user.userId, candidates, context);
+    this.score(user, context);
+    if (learn && this.model.ranking.enabled) this.rememberPool(user.userId, context);
     const { diversityLambda, diversityPool } = this.model.config.ranking;
     const picked = diversify(
       this.bestCandidates(Math.max(diversityPool, listSize)),
@@ -211,12 +216,14 @@ export class Recommender {
     return best;
   }
 
-  private rememberPool(userId: string, candidates: ReadonlyMap<string, Candidate>, context: number): void {
-    const ids: string[] = [];
-    const features = new Float32Array(candidates.size * FEATURE_COUNT);
+  private rememberPool(userId: string, context: number): void {
+    const used = this.candidatesUsed;
+    const ids: string[] = new Array(used);
+    const features = new Float32Array(used * FEATURE_COUNT);
     let offset = 0;
-    for (const [itemId, c] of candidates) {
-      ids.push(itemId);
+    for (let i = 0; i < used; i++) {
+      const c = this.candidatePool[i]!;
+      ids[i] = c.item.itemId;
       // RANKING_FEATURES order, written out: a keyed read per feature name cost more than the rest.
       const f = c.features;
       features[offset] = f.longTerm;
@@ -232,32 +239,29 @@ export class Recommender {
     this.model.ranking.remember(userId, ids, features, context);
   }
 
-  private gatherCandidates(
-    user: UserPreferences,
-    vectorResults: readonly ScoredPoint[][],
-  ): Map<string, Candidate> {
+  private gatherCandidates(user: UserPreferences, vectorResults: readonly ScoredPoint[][]): void {
     const { retrieval, ranking } = this.model.config;
     // Reused per list, with the Candidate objects: a list admits hundreds, and nothing holds on to
     // them once rank() returns (the learner copies their features, the list their ids and scores).
-    const candidates = this.candidates;
-    candidates.clear();
     this.candidatesUsed = 0;
+    const round = ++candidateRounds;
     const items = this.model.items;
+    const pool = this.candidatePool;
     const admit = (itemId: string, source: CandidateSource): Candidate | undefined => {
-      const existing = candidates.get(itemId);
-      if (existing) return existing;
-      if (ranking.excludeSeen && user.seen.has(itemId)) return undefined;
       const item = items.get(itemId);
-      if (!item?.available) return undefined;
-      let candidate = this.candidatePool[this.candidatesUsed];
+      if (item === undefined) return undefined;
+      if (item.candidateRound === round) return pool[item.candidateSlot];
+      if (ranking.excludeSeen && user.seen.has(itemId)) return undefined;
+      if (!item.available) return undefined;
+      let candidate = pool[this.candidatesUsed];
       if (candidate === undefined) {
         candidate = new PooledCandidate(item, source);
-        this.candidatePool.push(candidate);
+        pool.push(candidate);
       } else {
         candidate.reset(item, source);
       }
-      this.candidatesUsed++;
-      candidates.set(itemId, candidate);
+      item.candidateRound = round;
+      item.candidateSlot = this.candidatesUsed++;
       return candidate;
     };
 
@@ -291,10 +295,11 @@ export class Recommender {
 
     // Item-to-item features of every candidate, whichever source admitted it, each signal divided
     // by its best score: one lookup per candidate, not one per scored neighbour.
-    if (scores === null && sessionMax <= 0) return candidates;
+    if (scores === null && sessionMax <= 0) return;
     const coVisitationModel = this.model.coVisitation;
     const sessions = this.model.sessions;
-    for (const c of candidates.values()) {
+    for (let i = 0; i < this.candidatesUsed; i++) {
+      const c = pool[i]!;
       const f = c.features;
       if (scores !== null) {
         const t = coVisitationModel.accumulated(c.item.itemId, scores);
@@ -306,7 +311,6 @@ export class Recommender {
       }
       if (sessionMax > 0) f.sessionKnn = sessions.scoreOf(c.item.itemId) / sessionMax;
     }
-    return candidates;
   }
 
   /** Admits the best-scored neighbours of one kind; returns the best score (0: none). */
@@ -421,12 +425,13 @@ export class Recommender {
     return scores;
   }
 
-  private score(user: UserPreferences, candidates: Map<string, Candidate>, context: number): void {
+  private score(user: UserPreferences, context: number): void {
     const w = this.model.ranking.byName(context);
     const longTerm = normalizeInto(this.userLongTerm, user.longTerm);
     const shortTerm = normalizeInto(this.userShortTerm, user.shortTerm);
     const strongestCategory = strongestCategoryAffinity(user);
-    for (const c of candidates.values()) {
+    for (let i = 0; i < this.candidatesUsed; i++) {
+      const c = this.candidatePool[i]!;
       const itemVector = this.model.items.cachedTargetVector(c.item);
       const f = c.features;
       dotBoth(longTerm, shortTerm, itemVector, f);

@@ -192,7 +192,7 @@ export interface InMemoryVectorIndexOptions {
 }
 
 /** Where the graph's search becomes cheaper than the scan (BENCHMARKS.md § Vector index). */
-export const DEFAULT_APPROXIMATE_FROM = 20_000;
+export const DEFAULT_APPROXIMATE_FROM = 50_000;
 export const DEFAULT_EF_SEARCH = 200;
 
 export class InMemoryVectorIndex implements VectorStore {
