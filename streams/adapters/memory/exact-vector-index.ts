@@ -478,13 +478,7 @@ function searchGraph(c: Collection, query: VectorQuery, efSearch: number): Score
       (node) => {
         const slot = slotOfNode[node]!;
         if (hasExclusions && excluded[slot] === 1) return false;
-        if (verdicts === null) return true;
-        let verdict = verdicts[slot]!;
-        if (verdict === 0) {
-          verdict = passes(payloads[slot]!, must, mustNot) ? PASSES : FAILS;
-          verdicts[slot] = verdict;
-        }
-        return verdict === PASSES;
+        return verdicts === null || passesCached(verdicts, slot, payloads, must, mustNot);
       },
       c.heapSlots,
       c.heapScores,
@@ -651,14 +645,7 @@ function selectInto(
       if (score < worst || (score === worst && ids[slot]! > ids[heapSlots[0]!]!)) continue;
     }
     // The payload check runs only for points that would enter the top-k, which is rarely most of them.
-    if (verdicts !== null) {
-      let verdict = verdicts[slot]!;
-      if (verdict === 0) {
-        verdict = passes(payloads[slot]!, must, mustNot) ? PASSES : FAILS;
-        verdicts[slot] = verdict;
-      }
-      if (verdict === FAILS) continue;
-    }
+    if (verdicts !== null && !passesCached(verdicts, slot, payloads, must, mustNot)) continue;
     if (count < limit) {
       heapSlots[count] = slot;
       heapScores[count] = score;
@@ -706,6 +693,22 @@ function conditionKey(must: readonly FieldMatch[], mustNot: readonly FieldMatch[
 function conditionPart({ key, value }: FieldMatch): string {
   // Typed and length-prefixed, so no two different conditions write the same text.
   return `${key.length}:${key}${typeof value}:${String(value).length}:${String(value)}`;
+}
+
+/** `passes` for the point in `slot`, from its cached verdict when there is one. */
+function passesCached(
+  verdicts: Uint8Array,
+  slot: number,
+  payloads: readonly Payload[],
+  must: readonly FieldMatch[],
+  mustNot: readonly FieldMatch[],
+): boolean {
+  let verdict = verdicts[slot]!;
+  if (verdict === 0) {
+    verdict = passes(payloads[slot]!, must, mustNot) ? PASSES : FAILS;
+    verdicts[slot] = verdict;
+  }
+  return verdict === PASSES;
 }
 
 function passes(payload: Payload, must: readonly FieldMatch[], mustNot: readonly FieldMatch[]): boolean {
