@@ -1,4 +1,5 @@
 import { DEFAULT_APPROXIMATE_FROM, InMemoryVectorIndex } from '../adapters/memory/exact-vector-index.js';
+import { scanKernelAvailable } from '../adapters/memory/simd-scan.js';
 import { QDRANT_SETTINGS } from '../adapters/qdrant/qdrant-settings.js';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../model/model-config.js';
 import { KAFKA_CONNECTION_SETTINGS, KAFKA_EDDY_SETTINGS } from './kafka-settings.js';
@@ -238,7 +239,21 @@ export function modelConfigFrom(settings: EddySettings): ModelConfig {
 
 /** The in-process vector index the settings ask for (when no Qdrant URL is given). */
 export function inProcessVectorIndex(settings: EddySettings): InMemoryVectorIndex {
-  return new InMemoryVectorIndex({
-    approximateFrom: settings.approximateFrom === 0 ? Number.POSITIVE_INFINITY : settings.approximateFrom,
-  });
+  return new InMemoryVectorIndex({ approximateFrom: approximateFromOf(settings) });
+}
+
+function approximateFromOf(settings: EddySettings): number {
+  return settings.approximateFrom === 0 ? Number.POSITIVE_INFINITY : settings.approximateFrom;
+}
+
+/**
+ * The vector store the settings ask for, as the start-up log names it: Qdrant, or how the
+ * in-process index searches (an operator should see when the SIMD scan is not in use).
+ */
+export function vectorStoreDescription(settings: EddySettings): string {
+  if (settings.qdrantUrl) return `qdrant ${settings.qdrantUrl}`;
+  const kernel = settings.dimension % 4 === 0 && scanKernelAvailable() ? 'WebAssembly SIMD' : 'JavaScript';
+  const from = approximateFromOf(settings);
+  const graph = Number.isFinite(from) ? `, HNSW graph from ${from.toLocaleString('en')} items` : '';
+  return `in-process (exact scan with the ${kernel} kernel${graph})`;
 }

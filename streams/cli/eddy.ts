@@ -11,7 +11,13 @@ import type { StreamEvent } from '../sources/stream-event.js';
 import { syntheticStream } from '../sources/synthetic.js';
 import { connectQdrant } from './connect-qdrant.js';
 import { runKafkaMode } from './eddy-kafka.js';
-import { EDDY_SETTINGS, type EddySettings, inProcessVectorIndex, modelConfigFrom } from './eddy-settings.js';
+import {
+  EDDY_SETTINGS,
+  type EddySettings,
+  inProcessVectorIndex,
+  modelConfigFrom,
+  vectorStoreDescription,
+} from './eddy-settings.js';
 import { runEmbeddedThreads } from './embedded-threads.js';
 import { printExamples } from './examples.js';
 import { runKafkaThreads } from './kafka-threads.js';
@@ -131,7 +137,7 @@ async function main(argv: readonly string[]): Promise<number> {
   logger.info('eddy started', {
     mode: 'embedded',
     dataset: settings.dataset,
-    vectorStore: qdrant ? `qdrant ${settings.qdrantUrl}` : 'in-process',
+    vectorStore: vectorStoreDescription(settings),
     metrics: `http://localhost:${http.port}/metrics`,
     queries: `http://localhost:${http.port}/v1/users/{userId}/recommendations`,
     partitions: settings.partitions,

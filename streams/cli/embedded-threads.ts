@@ -10,7 +10,7 @@ import { mergeSummaries, type RunSummary } from '../observe/run-stats.js';
 import { type TopicNames, topicNames } from '../pipeline/topics.js';
 import type { StreamEvent } from '../sources/stream-event.js';
 import { partitionForKey } from '../util/murmur2.js';
-import type { EddySettings } from './eddy-settings.js';
+import { type EddySettings, vectorStoreDescription } from './eddy-settings.js';
 import type { EmbeddedThreadData } from './embedded-thread.js';
 import { PipelineThreads } from './pipeline-threads.js';
 import { formatSeconds, PROGRESS_LEGEND } from './summary-log.js';
@@ -76,7 +76,7 @@ export async function runEmbeddedThreads(
     mode: 'embedded',
     threads,
     dataset: settings.dataset,
-    vectorStore: settings.qdrantUrl ? `qdrant ${settings.qdrantUrl}` : 'in-process',
+    vectorStore: vectorStoreDescription(settings),
     metrics: `http://localhost:${http.port}/metrics`,
     queries: `http://localhost:${http.port}/v1/users/{userId}/recommendations`,
     partitions: settings.partitions,

@@ -279,15 +279,25 @@ export function scanModuleBytes(): Uint8Array {
 
 let compiled: WebAssembly.Module | null | undefined;
 
-/** A kernel over its own memory of `initialPages` 64 KiB pages, or null where SIMD is unavailable. */
-export function createScanKernel(initialPages = 1): ScanKernel | null {
+function compiledModule(): WebAssembly.Module | null {
   if (compiled === undefined) {
     const bytes = scanModuleBytes();
     compiled = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
   }
-  if (compiled === null) return null;
+  return compiled;
+}
+
+/** Whether this Node runs the SIMD kernels (otherwise the index scans with the JavaScript ones). */
+export function scanKernelAvailable(): boolean {
+  return compiledModule() !== null;
+}
+
+/** A kernel over its own memory of `initialPages` 64 KiB pages, or null where SIMD is unavailable. */
+export function createScanKernel(initialPages = 1): ScanKernel | null {
+  const module = compiledModule();
+  if (module === null) return null;
   const memory = new WebAssembly.Memory({ initial: initialPages });
-  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as Omit<ScanKernel, 'memory'>;
   return { memory, dot: exports.dot, dotPair: exports.dotPair };
 }
