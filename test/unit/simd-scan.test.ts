@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { ExactVectorIndex } from '../../streams/adapters/memory/exact-vector-index.js';
 import { dotScores, dotScoresPair } from '../../streams/adapters/memory/scan-kernels.js';
 import { createScanKernel } from '../../streams/adapters/memory/simd-scan.js';
+import { EddyError } from '../../streams/errors.js';
 import { Random } from '../../streams/util/random.js';
 
 test('the SIMD kernels compile on this Node and score bit for bit like the JavaScript kernels', () => {
@@ -45,4 +47,17 @@ test('the SIMD kernels compile on this Node and score bit for bit like the JavaS
     kernel.dot(vectorsAt, q2At, dimension / 4, count, out1At);
     assert.deepStrictEqual(new Float64Array(buffer, out1At, count), single, `single, d = ${dimension}`);
   }
+});
+
+test('a collection the kernel memory cannot hold fails with an error that names it and points to Qdrant', async () => {
+  const index = new ExactVectorIndex();
+  // 64 slots (the initial capacity) of 2^24 float32 components need 4 GiB, past WebAssembly's limit.
+  await assert.rejects(
+    index.ensureCollection({ name: 'huge', dimension: 2 ** 24, distance: 'dot' }),
+    (error: unknown) =>
+      error instanceof EddyError &&
+      /collection huge: the in-process index cannot hold 64 vectors of dimension 16,777,216 .*use Qdrant/.test(
+        error.message,
+      ),
+  );
 });

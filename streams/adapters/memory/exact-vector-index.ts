@@ -119,7 +119,18 @@ class Collection {
     this.secondScoresAt = this.scoresAt + 8 * next;
     const bytes = this.secondScoresAt + 8 * next;
     const pages = Math.ceil(bytes / WASM_PAGE_BYTES) - memory.buffer.byteLength / WASM_PAGE_BYTES;
-    if (pages > 0) memory.grow(pages);
+    if (pages > 0) {
+      try {
+        memory.grow(pages);
+      } catch (error) {
+        // A WebAssembly memory stops at 4 GiB (about 29 million vectors of dimension 32).
+        throw new EddyError(
+          `collection ${this.name}: the in-process index cannot hold ${next.toLocaleString('en')} vectors ` +
+            `of dimension ${this.dimension.toLocaleString('en')} (${(bytes / 2 ** 30).toFixed(1)} GiB); use Qdrant (--qdrant-url) at this size`,
+          { cause: error },
+        );
+      }
+    }
     // Growing detaches the old buffer: every view is made anew.
     const buffer = memory.buffer;
     this.wideQuery = new Float64Array(buffer, 0, this.dimension);

@@ -292,11 +292,21 @@ export function scanKernelAvailable(): boolean {
   return compiledModule() !== null;
 }
 
-/** A kernel over its own memory of `initialPages` 64 KiB pages, or null where SIMD is unavailable. */
+/**
+ * A kernel over its own memory of `initialPages` 64 KiB pages, or null where SIMD is unavailable
+ * (or the memory cannot be had).
+ */
 export function createScanKernel(initialPages = 1): ScanKernel | null {
   const module = compiledModule();
   if (module === null) return null;
-  const memory = new WebAssembly.Memory({ initial: initialPages });
+  let memory: WebAssembly.Memory;
+  try {
+    memory = new WebAssembly.Memory({ initial: initialPages });
+  } catch {
+    // A WebAssembly memory reserves its address space up front, which a tight `ulimit -v` can
+    // refuse; the JavaScript kernels need none of it.
+    return null;
+  }
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exports = instance.exports as unknown as Omit<ScanKernel, 'memory'>;
   return { memory, dot: exports.dot, dotPair: exports.dotPair };
