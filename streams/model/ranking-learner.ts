@@ -21,6 +21,26 @@ export type RankingFeature = (typeof RANKING_FEATURES)[number];
 export const FEATURE_COUNT = RANKING_FEATURES.length;
 
 /**
+ * Writes one candidate's features at `offset` of a pool's rows, in RANKING_FEATURES order. Spelled
+ * out rather than looped over the names: a keyed read per feature cost more than the rest of the
+ * copy on the hot path (the unit test ties this order to RANKING_FEATURES).
+ */
+export function writeFeatureRow(
+  rows: Float32Array,
+  offset: number,
+  f: Readonly<Record<RankingFeature, number>>,
+): void {
+  rows[offset] = f.longTerm;
+  rows[offset + 1] = f.shortTerm;
+  rows[offset + 2] = f.coVisitation;
+  rows[offset + 3] = f.sequence;
+  rows[offset + 4] = f.nextItem;
+  rows[offset + 5] = f.sessionKnn;
+  rows[offset + 6] = f.popularity;
+  rows[offset + 7] = f.category;
+}
+
+/**
  * The contexts a list is ranked in, which the weights are conditioned on: how many items the
  * user's current session holds (0, 1, 2, 3–4, 5+; a session ends at a gap longer than
  * `ranking.learning.sessionGapMs`), and whether the user has history before it. What predicts the

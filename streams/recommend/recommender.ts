@@ -5,9 +5,9 @@ import type { ItemProfile } from '../model/item-model.js';
 import { engagementStrength } from '../model/model-config.js';
 import {
   FEATURE_COUNT,
-  RANKING_FEATURES,
   type RankingFeature,
   rankingContext,
+  writeFeatureRow,
 } from '../model/ranking-learner.js';
 import { categoryScore, strongestCategoryAffinity, type UserPreferences } from '../model/user-preferences.js';
 import { isZero, normalizeInto } from '../model/vector-math.js';
@@ -68,15 +68,6 @@ class PooledCandidate implements Candidate {
     f.popularity = 0;
     f.category = 0;
   }
-}
-
-/** The order `rememberPool` writes features in, which must be the learner's. */
-const WRITTEN_FEATURE_ORDER =
-  'longTerm,shortTerm,coVisitation,sequence,nextItem,sessionKnn,popularity,category';
-if (RANKING_FEATURES.join(',') !== WRITTEN_FEATURE_ORDER) {
-  throw new Error(
-    `Recommender.rememberPool writes ${WRITTEN_FEATURE_ORDER}, but the learner reads ${RANKING_FEATURES.join(',')}`,
-  );
 }
 
 /** Numbers the lists ranked in this process, so an item's `candidateRound` names one list whichever Recommender ranked it. */
@@ -220,21 +211,10 @@ export class Recommender {
     const used = this.candidatesUsed;
     const ids: string[] = new Array(used);
     const features = new Float32Array(used * FEATURE_COUNT);
-    let offset = 0;
     for (let i = 0; i < used; i++) {
       const c = this.candidatePool[i]!;
       ids[i] = c.item.itemId;
-      // RANKING_FEATURES order, written out: a keyed read per feature name cost more than the rest.
-      const f = c.features;
-      features[offset] = f.longTerm;
-      features[offset + 1] = f.shortTerm;
-      features[offset + 2] = f.coVisitation;
-      features[offset + 3] = f.sequence;
-      features[offset + 4] = f.nextItem;
-      features[offset + 5] = f.sessionKnn;
-      features[offset + 6] = f.popularity;
-      features[offset + 7] = f.category;
-      offset += FEATURE_COUNT;
+      writeFeatureRow(features, i * FEATURE_COUNT, c.features);
     }
     this.model.ranking.remember(userId, ids, features, context);
   }

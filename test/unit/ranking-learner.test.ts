@@ -12,6 +12,7 @@ import {
   type RankingFeature,
   RankingLearner,
   rankingContext,
+  writeFeatureRow,
 } from '../../streams/model/ranking-learner.js';
 import { newUserPreferences } from '../../streams/model/user-preferences.js';
 import { Random } from '../../streams/util/random.js';
@@ -260,4 +261,14 @@ describe('RankingLearner', () => {
       ),
     );
   });
+});
+
+test('a pool row is written in RANKING_FEATURES order, the order the learner reads', () => {
+  const features = Object.fromEntries(RANKING_FEATURES.map((name, k) => [name, k + 1])) as Record<
+    RankingFeature,
+    number
+  >;
+  const rows = new Float32Array(FEATURE_COUNT + 2);
+  writeFeatureRow(rows, 1, features);
+  assert.deepStrictEqual([...rows], [0, ...RANKING_FEATURES.map((_, k) => k + 1), 0]);
 });

@@ -140,8 +140,14 @@ class Collection {
     this.secondScores = new Float64Array(buffer, this.secondScoresAt, next);
   }
 
-  /** The verdicts of the filter with these conditions (a new filter starts with none known). */
-  verdictsOf(must: readonly FieldMatch[], mustNot: readonly FieldMatch[]): Uint8Array {
+  /**
+   * The verdicts of the filter's conditions (a new filter starts with none known), or null when it
+   * has none. Looked up once per query: the key is a string built from the conditions.
+   */
+  verdictsOf(filter: VectorFilter | undefined): Uint8Array | null {
+    const must = filter?.must ?? NO_CONDITIONS;
+    const mustNot = filter?.mustNot ?? NO_CONDITIONS;
+    if (must.length === 0 && mustNot.length === 0) return null;
     const key = conditionKey(must, mustNot);
     let verdicts = this.verdicts.get(key);
     if (verdicts === undefined) {
@@ -456,7 +462,7 @@ function search(c: Collection, query: VectorQuery): ScoredPoint[] {
   const excludeIds = query.filter?.excludeIds;
   const exclusions = markExcluded(c, excludeIds, 1);
   try {
-    return selectBest(c, c.scores, limit, query.filter, exclusions);
+    return selectBest(c, c.scores, limit, query.filter, c.verdictsOf(query.filter), exclusions);
   } finally {
     if (exclusions > 0) markExcluded(c, excludeIds, 0);
   }
@@ -471,7 +477,7 @@ function searchGraph(c: Collection, query: VectorQuery, efSearch: number): Score
   const filter = query.filter;
   const must = filter?.must ?? NO_CONDITIONS;
   const mustNot = filter?.mustNot ?? NO_CONDITIONS;
-  const verdicts = must.length > 0 || mustNot.length > 0 ? c.verdictsOf(must, mustNot) : null;
+  const verdicts = c.verdictsOf(filter);
   const excludeIds = filter?.excludeIds;
   const hasExclusions = markExcluded(c, excludeIds, 1) > 0;
   if (c.heapSlots.length < limit) {
@@ -520,10 +526,12 @@ function searchPair(c: Collection, first: VectorQuery, second: VectorQuery): [Sc
   c.scoreDotPair(q1, q2);
   const excludeIds = first.filter?.excludeIds;
   const exclusions = markExcluded(c, excludeIds, 1);
+  // The two queries share their filter (how `queryBatch` pairs them), so its verdicts too.
+  const verdicts = c.verdictsOf(first.filter);
   try {
     return [
-      selectBest(c, c.scores, Math.min(first.limit, size), first.filter, exclusions),
-      selectBest(c, c.secondScores, Math.min(second.limit, size), second.filter, exclusions),
+      selectBest(c, c.scores, Math.min(first.limit, size), first.filter, verdicts, exclusions),
+      selectBest(c, c.secondScores, Math.min(second.limit, size), second.filter, verdicts, exclusions),
     ];
   } finally {
     if (exclusions > 0) markExcluded(c, excludeIds, 0);
@@ -531,7 +539,8 @@ function searchPair(c: Collection, first: VectorQuery, second: VectorQuery): [Sc
 }
 
 /**
- * The `limit` best-scored points that pass `filter` (`exclusions` slots already marked), best first.
+ * The `limit` best-scored points that pass `filter` (its `verdicts` cache, `exclusions` slots
+ * already marked), best first.
  *
  * On a large collection most points cannot make the top `limit`, yet a heap pass pays a comparison
  * and often a sift for each: a sample of every SAMPLE_STRIDE-th score of the points not excluded
@@ -544,6 +553,7 @@ function selectBest(
   scores: Float64Array,
   limit: number,
   filter: VectorFilter | undefined,
+  verdicts: Uint8Array | null,
   exclusions: number,
 ): ScoredPoint[] {
   if (limit === 0) return [];
@@ -551,10 +561,10 @@ function selectBest(
   const eligible = size - exclusions;
   if (eligible >= THRESHOLD_MIN_SIZE && 4 * limit < eligible) {
     const threshold = sampledThreshold(c, scores, size, eligible, 2 * limit, exclusions > 0);
-    const selected = selectInto(c, scores, limit, filter, exclusions > 0, threshold);
+    const selected = selectInto(c, scores, limit, filter, verdicts, exclusions > 0, threshold);
     if (selected.length === limit) return selected;
   }
-  return selectInto(c, scores, limit, filter, exclusions > 0, Number.NEGATIVE_INFINITY);
+  return selectInto(c, scores, limit, filter, verdicts, exclusions > 0, Number.NEGATIVE_INFINITY);
 }
 
 /** Collections (of points not excluded) from which `selectBest` samples a threshold first. */
@@ -620,12 +630,12 @@ function selectInto(
   scores: Float64Array,
   limit: number,
   filter: VectorFilter | undefined,
+  verdicts: Uint8Array | null,
   hasExclusions: boolean,
   threshold: number,
 ): ScoredPoint[] {
   const must = filter?.must ?? NO_CONDITIONS;
   const mustNot = filter?.mustNot ?? NO_CONDITIONS;
-  const verdicts = must.length > 0 || mustNot.length > 0 ? c.verdictsOf(must, mustNot) : null;
   if (c.heapSlots.length < limit) {
     c.heapSlots = new Int32Array(limit);
     c.heapScores = new Float64Array(limit);
