@@ -296,14 +296,23 @@ export class EmbeddedEddy<L extends EmbeddedLog = InMemoryLog> {
   ): Promise<void> {
     const { running, restored } = await this.start();
     onStarted?.(restored);
+    // A failed pipeline commits nothing more: the feeder must stop waiting for it to catch up.
+    const failed = new AbortController();
+    const feedSignal = signal === undefined ? failed.signal : AbortSignal.any([signal, failed.signal]);
     const feeding = (async () => {
-      await this.feed(stream, signal ? { signal } : {});
-      await this.drained(signal);
+      await this.feed(stream, { signal: feedSignal });
+      await this.drained(feedSignal);
       await this.pipeline.stop();
     })();
-    // A pipeline failure must surface even while the feeder is still waiting for it to catch up.
-    await Promise.race([feeding, running.then(() => feeding)]);
-    await running;
+    try {
+      // A pipeline failure must surface even while the feeder is still waiting for it to catch up.
+      await Promise.race([feeding, running.then(() => feeding)]);
+      await running;
+    } catch (error) {
+      failed.abort();
+      await feeding.catch(() => {});
+      throw error;
+    }
   }
 
   async stop(): Promise<void> {

@@ -11,13 +11,14 @@ import type { Clock } from '../util/clock.js';
 import { ItemModelReplica } from './item-replica.js';
 import {
   applyItemUpdates,
-  commitOutputs,
   decodeItemRecord,
   decodeRecords,
+  enqueueCommit,
   learnFromEvents,
   recommendLists,
   refreshVectors,
   resolveWriterSchemas,
+  settleCommits,
 } from './operators.js';
 import {
   type PipelineCodecs,
@@ -74,23 +75,32 @@ export interface ItemUpdatesOptions {
 
 /**
  * The topology: decode → learn → refresh vectors → recommend → commit, applied to one batch at a
- * time. Batches run strictly one after another, so each commit unit holds exactly the state
- * changes its own input caused (what makes a changelog restore land on the committed offsets).
+ * time. Batches are processed strictly one after another, and each builds its commit unit before
+ * the next starts, so a unit holds exactly the state changes its own input caused (what makes a
+ * changelog restore land on the committed offsets). With a sink that orders commits, the next
+ * batch is processed while the previous unit's commit is in flight; batches are released in order,
+ * each once its own unit committed.
  */
 export function processBatches(ctx: PipelineContext): OperatorFunction<SourceBatch, CommittedBatch> {
-  const stages = pipe(
+  const process = pipe(
     applyItemUpdates(ctx),
     resolveWriterSchemas(ctx),
     decodeRecords(ctx),
     learnFromEvents(ctx),
     refreshVectors(ctx),
     recommendLists(ctx),
-    commitOutputs(ctx),
+    enqueueCommit(ctx),
   );
+  const settle = settleCommits(ctx);
   return pipe(
     // Before concatMap, which queues batches: the observer sees every batch the source let go.
     tap((batch) => ctx.observer.fetched?.(batch)),
-    concatMap((batch) => of(batch).pipe(stages)),
+    ctx.sink.ordersCommits === true
+      ? pipe(
+          concatMap((batch) => of(batch).pipe(process)),
+          settle,
+        )
+      : concatMap((batch) => of(batch).pipe(process, settle)),
   );
 }
 

@@ -239,55 +239,89 @@ export function recommendLists(ctx: PipelineContext): OperatorFunction<LearnedBa
   });
 }
 
+/** A batch whose commit unit is built and handed to the sink, its commit maybe still in flight. */
+export interface PendingCommit {
+  readonly listed: ListedBatch;
+  readonly records: readonly OutgoingRecord[];
+  /** performance.now() when the unit was built. */
+  readonly startedAt: number;
+  readonly committing: Promise<void>;
+}
+
 /**
  * Lists, dead letters and state changes, plus the input offsets they account for, go out as one
- * commit unit (a transaction on Kafka); only then does the source get to fetch this partition again.
+ * commit unit (a transaction on Kafka), handed to the sink without waiting for the commit
+ * (`settleCommits` waits). The unit is built before the next batch is processed, so it holds
+ * exactly the state changes its own input caused.
  */
-export function commitOutputs(ctx: PipelineContext): OperatorFunction<ListedBatch, CommittedBatch> {
+export function enqueueCommit(ctx: PipelineContext): OperatorFunction<ListedBatch, PendingCommit> {
   const checkpoints = new CheckpointSchedule(ctx);
-  return concatMap(async (listed) => {
-    const started = performance.now();
+  return map((listed) => {
+    const startedAt = performance.now();
+    const records = commitRecords(ctx, listed, checkpoints);
     const { batch } = listed;
-    const records: OutgoingRecord[] = [];
-    for (const { list } of listed.lists) {
-      records.push({
-        topic: ctx.topics.recommendations,
-        key: list.userId,
-        value: ctx.codecs.encodeList(list),
-      });
-    }
-    for (const { record, error } of listed.rejected) {
-      records.push({
-        topic: ctx.topics.deadLetters,
-        key: record.key,
-        value: record.value,
-        headers: {
-          ...record.headers,
-          [DEAD_LETTER_HEADERS.reason]: error.reason,
-          [DEAD_LETTER_HEADERS.detail]: error.detail,
-          [DEAD_LETTER_HEADERS.topic]: record.topic,
-          [DEAD_LETTER_HEADERS.partition]: String(record.partition),
-          [DEAD_LETTER_HEADERS.offset]: String(record.offset),
-        },
-      });
-    }
-    for (const change of ctx.model.users.flushChangelog()) records.push(change);
-    if (ctx.replica !== null) {
-      const increments = ctx.replica.outgoing(ctx.model.takeIncrements(), listed.forwardedCatalog);
-      if (increments !== null) records.push(increments);
-    }
-    for (const change of checkpoints.due()) records.push(change);
     const offsets: TopicPartitionOffset[] = [];
     const last = batch.records[batch.records.length - 1];
     if (last) offsets.push({ topic: batch.topic, partition: batch.partition, offset: last.offset + 1 });
-    await ctx.sink.commit({ records, offsets, groupId: ctx.groupId });
-    batch.release();
+    const committing = ctx.sink.commit({ records, offsets, groupId: ctx.groupId });
+    // Handled here so a unit rejected after an earlier failure (never awaited: the pipeline has
+    // already failed) is no unhandled rejection; `settleCommits` still sees the outcome.
+    committing.catch(() => {});
+    return { listed, records, startedAt, committing };
+  });
+}
+
+/**
+ * Waits for each unit's commit, in order, and only then releases its batch: the source fetches a
+ * partition past a batch only once its outputs are committed.
+ */
+export function settleCommits(ctx: PipelineContext): OperatorFunction<PendingCommit, CommittedBatch> {
+  return concatMap(async ({ listed, records, startedAt, committing }) => {
+    await committing;
+    listed.batch.release();
     const committedAt = performance.now();
-    ctx.observer.stage('commit', (committedAt - started) / 1000);
+    ctx.observer.stage('commit', (committedAt - startedAt) / 1000);
     const committed: CommittedBatch = { ...listed, outputRecords: records, committedAt };
     ctx.observer.committed(committed);
     return committed;
   });
+}
+
+function commitRecords(
+  ctx: PipelineContext,
+  listed: ListedBatch,
+  checkpoints: CheckpointSchedule,
+): OutgoingRecord[] {
+  const records: OutgoingRecord[] = [];
+  for (const { list } of listed.lists) {
+    records.push({
+      topic: ctx.topics.recommendations,
+      key: list.userId,
+      value: ctx.codecs.encodeList(list),
+    });
+  }
+  for (const { record, error } of listed.rejected) {
+    records.push({
+      topic: ctx.topics.deadLetters,
+      key: record.key,
+      value: record.value,
+      headers: {
+        ...record.headers,
+        [DEAD_LETTER_HEADERS.reason]: error.reason,
+        [DEAD_LETTER_HEADERS.detail]: error.detail,
+        [DEAD_LETTER_HEADERS.topic]: record.topic,
+        [DEAD_LETTER_HEADERS.partition]: String(record.partition),
+        [DEAD_LETTER_HEADERS.offset]: String(record.offset),
+      },
+    });
+  }
+  for (const change of ctx.model.users.flushChangelog()) records.push(change);
+  if (ctx.replica !== null) {
+    const increments = ctx.replica.outgoing(ctx.model.takeIncrements(), listed.forwardedCatalog);
+    if (increments !== null) records.push(increments);
+  }
+  for (const change of checkpoints.due()) records.push(change);
+  return records;
 }
 
 /**

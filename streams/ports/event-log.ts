@@ -97,6 +97,14 @@ export interface CommitUnit {
 }
 
 export interface EventSink {
+  /**
+   * True when `commit` may be called again before the previous call settled: units are then
+   * committed in call order (several may share one transaction), and once one fails every later
+   * one is rejected without being committed. The pipeline then builds the next batch while this
+   * one is in flight; otherwise it waits for each commit, which costs nothing when commits are
+   * in-process.
+   */
+  readonly ordersCommits?: boolean;
   commit(unit: CommitUnit): Promise<void>;
   close(): Promise<void>;
 }

@@ -8,8 +8,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Admin, type Kafka, Partitioners } from 'kafkajs';
 import { createKafka } from '../../streams/adapters/kafka/kafka-client.js';
 import { KafkaLogReader } from '../../streams/adapters/kafka/kafka-log-reader.js';
-import { KafkaEventSink } from '../../streams/adapters/kafka/kafka-sink.js';
-import { KafkaEventSource } from '../../streams/adapters/kafka/kafka-source.js';
+import { KafkaCommitError, KafkaEventSink } from '../../streams/adapters/kafka/kafka-sink.js';
+import {
+  CHUNKS_IN_FLIGHT_PER_PARTITION,
+  KafkaEventSource,
+} from '../../streams/adapters/kafka/kafka-source.js';
 import { ensureTopics, TopicMismatchError } from '../../streams/adapters/kafka/topic-admin.js';
 import { createLogger } from '../../streams/observe/logger.js';
 import type { SourceBatch } from '../../streams/ports/event-log.js';
@@ -82,14 +85,19 @@ describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
       },
     });
     try {
-      // Nothing released: at most one chunk per concurrently handled partition is ever handed out,
-      // however much is in the topic (memory bounded by one fetch response).
+      // Nothing released: at most CHUNKS_IN_FLIGHT_PER_PARTITION chunks of each concurrently
+      // handled partition are ever handed out, however much is in the topic (memory bounded by
+      // one fetch response).
+      const limit = CONCURRENT * CHUNKS_IN_FLIGHT_PER_PARTITION;
       const deadline = Date.now() + 30_000;
-      while (held.length < CONCURRENT && Date.now() < deadline) await sleep(20);
+      while (held.length < limit && Date.now() < deadline) await sleep(20);
       // Held past the session timeout: the source heartbeats while it waits, so the group keeps it.
       await sleep(8_000);
-      assert.equal(held.length, CONCURRENT, `${held.length} batches out with none released`);
+      assert.equal(held.length, limit, `${held.length} batches out with none released`);
       for (const b of held) assert.ok(b.records.length <= MAX_BATCH);
+      const perPartition = new Map<number, number>();
+      for (const b of held) perPartition.set(b.partition, (perPartition.get(b.partition) ?? 0) + 1);
+      assert.deepEqual([...perPartition.values()], Array(CONCURRENT).fill(CHUNKS_IN_FLIGHT_PER_PARTITION));
 
       // Paused partition 0: once its batch in flight is released, nothing more comes from it.
       source.pause([{ topic, partition: 0 }]);
@@ -114,7 +122,7 @@ describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
       source.resume([{ topic, partition: 0 }]);
       const resumed = await drain(30_000, (seen) => (seen.get(0) ?? 0) > 0);
       assert.ok((resumed.get(0) ?? 0) > 0, 'after resume partition 0 is fetched again');
-      assert.ok(received > CONCURRENT);
+      assert.ok(received > limit);
       // A member that had gone silent would have been dropped and rejoined by now (kafkajs learns of
       // it at its next heartbeat, once the batches returned).
       assert.equal(joins, 1, 'no rebalance although batches were held past the session timeout');
@@ -206,6 +214,72 @@ describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
         records.map((r) => r.key),
         'every record, committed, in order',
       );
+    } finally {
+      await reader.close();
+    }
+  });
+
+  test('sink: units handed over during a commit share the next transaction, each placed by its own input; after a failed unit nothing later commits', {
+    timeout: 120_000,
+  }, async () => {
+    const prefix = uniquePrefix('group-commit');
+    const input = `${prefix}.input`;
+    const changelog = `${prefix}.changelog`;
+    const groupId = `${prefix}.group`;
+    topics.push(input, changelog);
+    await ensureTopics(
+      admin,
+      [
+        { name: input, partitions: 2 },
+        { name: changelog, partitions: 2, cleanupPolicy: 'compact', copartitionedWith: input },
+      ],
+      { replicationFactor: 1 },
+    );
+    const sink = new KafkaEventSink({
+      kafka,
+      mode: 'exactly-once',
+      transactionalId: `${prefix}.tx`,
+      copartition: [{ topic: changelog, input }],
+    });
+    const unit = (key: string, partition: number, offset: number, bytes = 1) => ({
+      records: [{ topic: changelog, key, value: new Uint8Array(bytes).fill(1) }],
+      offsets: [{ topic: input, partition, offset }],
+      groupId,
+    });
+    const committedOffsets = async () =>
+      (await admin.fetchOffsets({ groupId, topics: [input] }))[0]!.partitions
+        .map((p) => `${p.partition}@${p.offset}`)
+        .sort();
+    try {
+      await sink.connect();
+      // Handed over without waiting: the first starts a transaction at once, the next two queue
+      // behind it and go out together.
+      await Promise.all([unit('a', 0, 10), unit('b', 1, 5), unit('c', 0, 20)].map((u) => sink.commit(u)));
+      assert.deepEqual(sink.committed, { commits: 2, units: 3 });
+      assert.deepEqual(await committedOffsets(), ['0@20', '1@5'], "each partition's last offset");
+
+      // A record over the broker's message.max.bytes (1 MiB) aborts its transaction; the unit
+      // queued behind it is rejected uncommitted, and so is any unit after.
+      const failing = sink.commit(unit('too-large', 0, 30, 1_200_000));
+      const behind = sink.commit(unit('d', 1, 9));
+      await assert.rejects(failing, (error: unknown) => error instanceof KafkaCommitError);
+      await assert.rejects(behind, /an earlier unit failed/);
+      await assert.rejects(sink.commit(unit('e', 1, 10)), /an earlier unit failed/);
+      assert.deepEqual(await committedOffsets(), ['0@20', '1@5'], 'nothing after the failure committed');
+    } finally {
+      await sink.close();
+    }
+    const reader = new KafkaLogReader({ kafka, groupPrefix: `${prefix}.check`, stallTimeoutMs: 20_000 });
+    try {
+      const keysOf = async (partition: number) => {
+        const keys: string[] = [];
+        for await (const chunk of reader.readRange(changelog, partition, 0))
+          for (const r of chunk) keys.push(r.key ?? '');
+        return keys;
+      };
+      // Each record in its own unit's input partition (Kafka Streams' co-partitioned changelog).
+      assert.deepEqual(await keysOf(0), ['a', 'c']);
+      assert.deepEqual(await keysOf(1), ['b']);
     } finally {
       await reader.close();
     }

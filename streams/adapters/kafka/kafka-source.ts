@@ -5,10 +5,11 @@
  * carries the batch's outputs. The consumer only tracks how far it has fetched (`resolveOffset`),
  * and only for records the pipeline has released, i.e. committed.
  *
- * Backpressure: `eachBatch` hands the pipeline one chunk (≤ maxBatchSize records) at a time and
- * waits for its `release()` before the next chunk or returning; kafkajs fetches again only when
- * every batch of the previous fetch has returned. So the records in memory are bounded by one
- * fetch response, however far the pipeline falls behind.
+ * Backpressure: `eachBatch` hands the pipeline chunks (≤ maxBatchSize records), at most two of a
+ * partition unreleased at a time (one processed while the one before commits), and waits for
+ * every `release()` before returning; kafkajs fetches again only when every batch of the previous
+ * fetch has returned. So the records in memory are bounded by one fetch response, however far the
+ * pipeline falls behind.
  *
  * Assignment: kafkajs reports a new assignment (GROUP_JOIN) after join + sync and before the first
  * fetch for it. Partitions added then are restored by `onAssigned` while their batches wait;
@@ -62,6 +63,11 @@ export interface KafkaSourceOptions {
   readonly metrics?: EddyMetrics | null;
 }
 
+/**
+ * Chunks of one partition handed to the pipeline before the oldest is committed: two let the
+ * pipeline process a chunk while the one before it is in its transaction (the sink orders them).
+ */
+export const CHUNKS_IN_FLIGHT_PER_PARTITION = 2;
 /** Rough Avro click size, to turn a batch size into fetch.min.bytes for the linger. */
 const BYTES_PER_RECORD_ESTIMATE = 100;
 const REBALANCE_ERRORS = new Set([
@@ -308,6 +314,8 @@ export class KafkaEventSource implements EventSource {
     const messages = batch.messages;
     const high = Number(batch.highWatermark);
     const size = this.options.maxBatchSize;
+    // Chunks handed out and not yet released (committed), oldest first.
+    const unreleased: { readonly released: Promise<void>; readonly lastOffset: string }[] = [];
     for (let from = 0; from < messages.length; from += size) {
       if (!this.mayHandOut(payload, topic, partition)) break;
       const slice = messages.slice(from, from + size);
@@ -325,12 +333,30 @@ export class KafkaEventSource implements EventSource {
         release();
       });
       subscriber.next(chunk);
-      if ((await this.waitHeartbeating(released, payload)) === 'aborted') return;
-      // Released means committed: the consumer may fetch past it (kafkajs also skips a trailing
-      // transaction marker when this is the batch's last record).
-      payload.resolveOffset(slice[slice.length - 1]!.offset);
+      unreleased.push({ released, lastOffset: slice[slice.length - 1]!.offset });
+      if (unreleased.length >= CHUNKS_IN_FLIGHT_PER_PARTITION) {
+        if ((await this.resolveOldest(unreleased, payload)) === 'aborted') return;
+      }
+    }
+    while (unreleased.length > 0) {
+      if ((await this.resolveOldest(unreleased, payload)) === 'aborted') return;
     }
     if (this.rejoin !== null) throw this.rejoin;
+  }
+
+  /**
+   * Waits for the oldest chunk in flight to be released, then lets the consumer fetch past it.
+   * Released means committed (kafkajs also skips a trailing transaction marker when this is the
+   * batch's last record).
+   */
+  private async resolveOldest(
+    unreleased: { readonly released: Promise<void>; readonly lastOffset: string }[],
+    payload: EachBatchPayload,
+  ): Promise<Wait> {
+    const oldest = unreleased.shift()!;
+    if ((await this.waitHeartbeating(oldest.released, payload)) === 'aborted') return 'aborted';
+    payload.resolveOffset(oldest.lastOffset);
+    return 'done';
   }
 
   private mayHandOut(payload: EachBatchPayload, topic: string, partition: number): boolean {
