@@ -87,6 +87,8 @@ interface EddyRun extends Throughput {
   /** Records Eddy wrote (lists, changelogs, checkpoints) and their value bytes. */
   readonly written: { readonly records: number; readonly mb: number; readonly itemCheckpointRecords: number };
   readonly batchLatencyMs: { readonly p50: number; readonly p99: number };
+  /** Commits (transactions, exactly-once) and the commit units (batches) they carried. */
+  readonly commits: { readonly commits: number; readonly units: number };
 }
 
 interface LatencyRun {
@@ -238,6 +240,7 @@ async function eddyRun(
   await eddy.stop();
   await running;
   const summary = eddy.stats.summary();
+  const commits = eddy.sink.committed;
   const seconds = (lastCommit - firstFetch) / 1000;
   return {
     records: processed,
@@ -247,6 +250,7 @@ async function eddyRun(
     lists: summary.lists,
     written: { records: writtenRecords, mb: writtenBytes / 1e6, itemCheckpointRecords: checkpointRecords },
     batchLatencyMs: { p50: summary.latencyMs.p50, p99: summary.latencyMs.p99 },
+    commits,
   };
 }
 
@@ -440,6 +444,7 @@ async function main(): Promise<void> {
         formatCount(r.lists),
         `${formatFixed(r.batchLatencyMs.p50, 1)} / ${formatFixed(r.batchLatencyMs.p99, 1)}`,
         `${formatCount(r.written.records)} / ${formatFixed(r.written.mb, 1)} (${formatCount(r.written.itemCheckpointRecords)})`,
+        `${formatCount(r.commits.commits)} (${formatFixed(r.commits.units / Math.max(1, r.commits.commits), 2)})`,
       ]),
     ];
     const out = [
@@ -455,6 +460,7 @@ async function main(): Promise<void> {
           'lists',
           'fetch→commit p50 / p99 ms',
           'written records / MB (item checkpoints)',
+          'commits (batches each)',
         ],
         rows,
       ),
