@@ -296,12 +296,15 @@ export class EmbeddedEddy<L extends EmbeddedLog = InMemoryLog> {
   ): Promise<void> {
     const { running, restored } = await this.start();
     onStarted?.(restored);
-    // A failed pipeline commits nothing more: the feeder must stop waiting for it to catch up.
-    const failed = new AbortController();
-    const feedSignal = signal === undefined ? failed.signal : AbortSignal.any([signal, failed.signal]);
+    // The feeder stops on the caller's signal, and when the pipeline fails: a failed pipeline
+    // commits nothing more, so waiting for it to catch up would never end.
+    const stopFeeding = new AbortController();
+    const onAbort = () => stopFeeding.abort();
+    if (signal?.aborted) stopFeeding.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     const feeding = (async () => {
-      await this.feed(stream, { signal: feedSignal });
-      await this.drained(feedSignal);
+      await this.feed(stream, { signal: stopFeeding.signal });
+      await this.drained(stopFeeding.signal);
       await this.pipeline.stop();
     })();
     try {
@@ -309,9 +312,11 @@ export class EmbeddedEddy<L extends EmbeddedLog = InMemoryLog> {
       await Promise.race([feeding, running.then(() => feeding)]);
       await running;
     } catch (error) {
-      failed.abort();
+      stopFeeding.abort();
       await feeding.catch(() => {});
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 
