@@ -40,6 +40,8 @@ class Collection {
   readonly slots = new Map<string, number>();
   /** Per-slot exclusion marks, set and cleared around each query, so excluded ids cost no lookup per point. */
   excluded: Uint8Array;
+  /** The slots the current query marked in `excluded`, to clear them without another id lookup. */
+  excludedSlots = new Int32Array(64);
   /** Per-slot scores of the current query: scoring all slots first keeps the scoring loop branch-free. */
   scores: Float64Array;
   /** The second query's scores when two are scored in one pass. */
@@ -460,11 +462,11 @@ function search(c: Collection, query: VectorQuery): ScoredPoint[] {
   if (c.distance === 'euclid') euclidScores(c.vectors, q, c.dimension, c.size, c.scores);
   else c.scoreDot(q);
   const excludeIds = query.filter?.excludeIds;
-  const exclusions = markExcluded(c, excludeIds, 1);
+  const exclusions = markExcluded(c, excludeIds);
   try {
     return selectBest(c, c.scores, limit, query.filter, c.verdictsOf(query.filter), exclusions);
   } finally {
-    if (exclusions > 0) markExcluded(c, excludeIds, 0);
+    clearExcluded(c, exclusions);
   }
 }
 
@@ -479,7 +481,8 @@ function searchGraph(c: Collection, query: VectorQuery, efSearch: number): Score
   const mustNot = filter?.mustNot ?? NO_CONDITIONS;
   const verdicts = c.verdictsOf(filter);
   const excludeIds = filter?.excludeIds;
-  const hasExclusions = markExcluded(c, excludeIds, 1) > 0;
+  const exclusions = markExcluded(c, excludeIds);
+  const hasExclusions = exclusions > 0;
   if (c.heapSlots.length < limit) {
     c.heapSlots = new Int32Array(limit);
     c.heapScores = new Float64Array(limit);
@@ -507,7 +510,7 @@ function searchGraph(c: Collection, query: VectorQuery, efSearch: number): Score
     // The scan's order: score descending, ties by id.
     return result.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   } finally {
-    if (hasExclusions) markExcluded(c, excludeIds, 0);
+    clearExcluded(c, exclusions);
   }
 }
 
@@ -525,7 +528,7 @@ function searchPair(c: Collection, first: VectorQuery, second: VectorQuery): [Sc
   if (size === 0) return [[], []];
   c.scoreDotPair(q1, q2);
   const excludeIds = first.filter?.excludeIds;
-  const exclusions = markExcluded(c, excludeIds, 1);
+  const exclusions = markExcluded(c, excludeIds);
   // The two queries share their filter (how `queryBatch` pairs them), so its verdicts too.
   const verdicts = c.verdictsOf(first.filter);
   try {
@@ -534,7 +537,7 @@ function searchPair(c: Collection, first: VectorQuery, second: VectorQuery): [Sc
       selectBest(c, c.secondScores, Math.min(second.limit, size), second.filter, verdicts, exclusions),
     ];
   } finally {
-    if (exclusions > 0) markExcluded(c, excludeIds, 0);
+    clearExcluded(c, exclusions);
   }
 }
 
@@ -691,16 +694,31 @@ function selectInto(
 }
 
 /** Sets (mark 1) or clears (mark 0) the exclusion flag of every excluded id present; returns how many. */
-function markExcluded(c: Collection, excludeIds: VectorFilter['excludeIds'], mark: 0 | 1): number {
+/**
+ * Marks the slots of `excludeIds` in `c.excluded` and remembers them in `c.excludedSlots`, so
+ * `clearExcluded` undoes it without looking every id up again; returns how many were marked.
+ */
+function markExcluded(c: Collection, excludeIds: VectorFilter['excludeIds']): number {
   if (excludeIds === undefined) return 0;
   let marked = 0;
   for (const id of excludeIds) {
     const slot = c.slots.get(id);
     if (slot === undefined) continue;
-    c.excluded[slot] = mark;
-    marked++;
+    c.excluded[slot] = 1;
+    if (marked === c.excludedSlots.length) {
+      const grown = new Int32Array(Math.max(64, marked * 2));
+      grown.set(c.excludedSlots);
+      c.excludedSlots = grown;
+    }
+    c.excludedSlots[marked++] = slot;
   }
   return marked;
+}
+
+/** Clears the first `marked` slots `markExcluded` remembered. */
+function clearExcluded(c: Collection, marked: number): void {
+  const slots = c.excludedSlots;
+  for (let i = 0; i < marked; i++) c.excluded[slots[i]!] = 0;
 }
 
 /** A filter's conditions as a key: equal keys select the same points. */
