@@ -256,7 +256,14 @@ describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
       // behind it and go out together.
       await Promise.all([unit('a', 0, 10), unit('b', 1, 5), unit('c', 0, 20)].map((u) => sink.commit(u)));
       assert.deepEqual(sink.committed, { commits: 2, units: 3 });
-      assert.deepEqual(await committedOffsets(), ['0@20', '1@5'], "each partition's last offset");
+      // Transactional offsets become visible once the coordinator has written the commit's
+      // markers, a moment after EndTxn returns: read until they are (or the test times out).
+      let offsets = await committedOffsets();
+      for (const until = Date.now() + 15_000; offsets.join() !== '0@20,1@5' && Date.now() < until; ) {
+        await sleep(50);
+        offsets = await committedOffsets();
+      }
+      assert.deepEqual(offsets, ['0@20', '1@5'], "each partition's last offset");
 
       // A record over the broker's message.max.bytes (1 MiB) aborts its transaction; the unit
       // queued behind it is rejected uncommitted, and so is any unit after.
@@ -277,9 +284,15 @@ describe('Kafka adapters', { skip: SKIP_KAFKA }, () => {
           for (const r of chunk) keys.push(r.key ?? '');
         return keys;
       };
-      // Each record in its own unit's input partition (Kafka Streams' co-partitioned changelog).
-      assert.deepEqual(await keysOf(0), ['a', 'c']);
-      assert.deepEqual(await keysOf(1), ['b']);
+      // Each record in its own unit's input partition (Kafka Streams' co-partitioned changelog). The
+      // last stable offset can trail a commit for a moment: read again until both partitions hold
+      // what was committed (or 15 s pass).
+      let seen = [await keysOf(0), await keysOf(1)];
+      for (const until = Date.now() + 15_000; seen.flat().length < 3 && Date.now() < until; ) {
+        await sleep(100);
+        seen = [await keysOf(0), await keysOf(1)];
+      }
+      assert.deepEqual(seen, [['a', 'c'], ['b']]);
     } finally {
       await reader.close();
     }
