@@ -41,7 +41,7 @@ class Collection {
   /** Per-slot exclusion marks, set and cleared around each query, so excluded ids cost no lookup per point. */
   excluded: Uint8Array;
   /** The slots the current query marked in `excluded`, to clear them without another id lookup. */
-  excludedSlots = new Int32Array(64);
+  excludedSlots: Int32Array;
   /** Per-slot scores of the current query: scoring all slots first keeps the scoring loop branch-free. */
   scores: Float64Array;
   /** The second query's scores when two are scored in one pass. */
@@ -84,6 +84,7 @@ class Collection {
     this.kernel = distance !== 'euclid' && dimension % 4 === 0 ? createScanKernel() : null;
     this.vectors = new Float32Array(0);
     this.excluded = new Uint8Array(0);
+    this.excludedSlots = new Int32Array(0);
     this.scores = new Float64Array(0);
     this.secondScores = new Float64Array(0);
     this.query = new Float32Array(dimension);
@@ -100,6 +101,7 @@ class Collection {
     if (size <= capacity) return;
     const next = Math.max(size, capacity * 2);
     this.excluded = new Uint8Array(next);
+    this.excludedSlots = new Int32Array(next);
     for (const [key, verdicts] of this.verdicts) {
       const grown = new Uint8Array(next);
       grown.set(verdicts);
@@ -693,24 +695,21 @@ function selectInto(
   return result;
 }
 
-/** Sets (mark 1) or clears (mark 0) the exclusion flag of every excluded id present; returns how many. */
 /**
  * Marks the slots of `excludeIds` in `c.excluded` and remembers them in `c.excludedSlots`, so
- * `clearExcluded` undoes it without looking every id up again; returns how many were marked.
+ * `clearExcluded` undoes it without looking every id up again; returns how many were marked (an
+ * id listed twice counts once, so there are never more than the collection's points).
  */
 function markExcluded(c: Collection, excludeIds: VectorFilter['excludeIds']): number {
   if (excludeIds === undefined) return 0;
+  const excluded = c.excluded;
+  const slots = c.excludedSlots;
   let marked = 0;
   for (const id of excludeIds) {
     const slot = c.slots.get(id);
-    if (slot === undefined) continue;
-    c.excluded[slot] = 1;
-    if (marked === c.excludedSlots.length) {
-      const grown = new Int32Array(Math.max(64, marked * 2));
-      grown.set(c.excludedSlots);
-      c.excludedSlots = grown;
-    }
-    c.excludedSlots[marked++] = slot;
+    if (slot === undefined || excluded[slot] === 1) continue;
+    excluded[slot] = 1;
+    slots[marked++] = slot;
   }
   return marked;
 }
