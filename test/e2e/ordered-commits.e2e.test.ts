@@ -18,6 +18,8 @@ import { emittedLists, TEST_NOW, testOptions } from '../support/embedded-run.js'
 class SlowCommitLog extends InMemoryLog {
   pending = 0;
   mostPending = 0;
+  /** Units the pipeline handed over, and commits the sink went on to attempt. */
+  handedOver = 0;
   commits = 0;
 
   constructor(private readonly failAt = Number.POSITIVE_INFINITY) {
@@ -30,6 +32,7 @@ class SlowCommitLog extends InMemoryLog {
     return {
       ordersCommits: true,
       commit: (unit: CommitUnit) => {
+        this.handedOver++;
         this.pending++;
         this.mostPending = Math.max(this.mostPending, this.pending);
         // Chained: a unit after a failed one is rejected without being committed (the contract).
@@ -46,13 +49,21 @@ class SlowCommitLog extends InMemoryLog {
   }
 }
 
-const stream = () => syntheticStream({ seed: 11, users: 120, items: 300, categories: 6, events: 1_500 });
+const CLICKS = 1_500;
+const BATCH_SIZE = 25;
+const stream = () => syntheticStream({ seed: 11, users: 120, items: 300, categories: 6, events: CLICKS });
 
-async function run(log: InMemoryLog): Promise<EmbeddedEddy<InMemoryLog>> {
-  const eddy = new EmbeddedEddy({ ...testOptions({ partitions: 3, batchSize: 25 }), log });
+/** An embedded Eddy over `log` with the whole stream already in it (batch boundaries fixed). */
+function prefed(log: InMemoryLog): EmbeddedEddy<InMemoryLog> {
+  const eddy = new EmbeddedEddy({ ...testOptions({ partitions: 3, batchSize: BATCH_SIZE }), log });
   const records: OutgoingRecord[] = [];
   for (const e of stream()) records.push(eddy.encode(e));
   eddy.log.produce(records);
+  return eddy;
+}
+
+async function run(log: InMemoryLog): Promise<EmbeddedEddy<InMemoryLog>> {
+  const eddy = prefed(log);
   await eddy.runToCompletion([]);
   return eddy;
 }
@@ -78,14 +89,19 @@ test('with a sink that orders commits, batches are processed during commits and 
 test('a failed commit fails the run instead of hanging, and the units queued behind it stay uncommitted', async () => {
   const failAt = 4;
   const log = new SlowCommitLog(failAt);
-  await assert.rejects(run(log), /commit 4 refused/);
-  const eddy = new EmbeddedEddy({ ...testOptions({ partitions: 3, batchSize: 25 }), log });
+  const eddy = prefed(log);
+  await assert.rejects(eddy.runToCompletion([]), /commit 4 refused/);
   let committed = 0;
   for (let partition = 0; partition < 3; partition++) {
     committed += eddy.log.committed(eddy.groupId, eddy.topics.clicks, partition) ?? 0;
   }
-  // Three units of 25 clicks (catalog records come first in their own topic, so every unit here
-  // is clicks): exactly what the commits before the refused one carried.
   assert.ok(log.mostPending > 1, 'units were queued behind the refused one');
-  assert.ok(committed <= (failAt - 1) * 25, `${committed} clicks committed`);
+  // At most the clicks of the units committed before the refused one.
+  assert.ok(committed <= (failAt - 1) * BATCH_SIZE, `${committed} clicks committed`);
+  // The pipeline stopped at the failure: it handed over far fewer units than the input needs
+  // (a unit holds at most BATCH_SIZE clicks); one that went on would hand over every one.
+  assert.ok(
+    log.handedOver < CLICKS / BATCH_SIZE,
+    `${log.handedOver} units handed over after a refused commit`,
+  );
 });
