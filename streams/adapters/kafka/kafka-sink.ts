@@ -11,9 +11,9 @@
  * list ids (they derive from the triggering record's position), so readers can drop duplicates.
  *
  * Group commit: units handed over while a commit is in flight wait, and then all go out together
- * in the next transaction (their records in order, each partition's highest offset). A lone unit
- * is committed at once, so a caught-up pipeline keeps its latency; one that is behind pays the
- * transaction's round trips once per group instead of once per batch. A unit that fails fails
+ * in the next transaction (their records in order, each partition's highest offset). A unit that
+ * finds no commit in flight goes at once, so nothing waits for a group to fill; the busier the
+ * pipeline, the more units share each transaction's round trips. A unit that fails fails
  * every unit after it, uncommitted: their state builds on it.
  */
 
@@ -315,7 +315,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /** The units' offsets, one per partition: the last unit's (units of a partition come in order). */
-export function mergeOffsets(units: readonly CommitUnit[]): TopicPartitionOffset[] {
+function mergeOffsets(units: readonly CommitUnit[]): TopicPartitionOffset[] {
   const byPartition = new Map<string, TopicPartitionOffset>();
   for (const unit of units) {
     for (const offset of unit.offsets) byPartition.set(`${offset.topic}\u0000${offset.partition}`, offset);
